@@ -1,0 +1,1 @@
+"""Knowledge-graph pairs: containers, loaders, synthetic generator, neighbourhoods."""

@@ -1,0 +1,81 @@
+"""Loader for DBP15K in the JAPE / GCN-Align format, with opaque (shuffled) entity indices."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+
+import numpy as np
+
+from selfmea_jax.data import tsv
+from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
+from selfmea_jax.errors import InputError
+
+PAIRS = ("zh_en", "ja_en", "fr_en")
+
+
+def name_from_uri(uri: str) -> str:
+  """DBpedia title: last path segment, percent-decoded, underscores as spaces."""
+  tail = uri.rstrip("/").rsplit("/", 1)[-1]
+  return urllib.parse.unquote(tail).replace("_", " ").strip()
+
+
+def pair_dir(data_dir: str, pair: str) -> str:
+  path = os.path.join(data_dir, "DBP15K", pair)
+  if not os.path.isdir(path):
+    raise InputError(f"DBP15K pair directory not found (expected {PAIRS} under <data_dir>/DBP15K/)", path)
+  return path
+
+
+def _read_translated(path: str, id_to_local: list[dict[int, int]], sizes: list[int]) -> list[list[str]]:
+  """Translated names JSON `[[id, [tokens]], ...]` -> per-KG lists (missing -> '')."""
+  with open(tsv.require_file(path), encoding="utf-8") as f:
+    try:
+      entries = json.load(f)
+    except json.JSONDecodeError as e:
+      raise InputError(f"invalid JSON: {e.msg}", path, e.lineno) from None
+  out = [[""] * sizes[0], [""] * sizes[1]]
+  for entry in entries:
+    entity_id, tokens = int(entry[0]), entry[1]
+    for side in (0, 1):
+      if entity_id in id_to_local[side]:
+        out[side][id_to_local[side][entity_id]] = " ".join(tokens)
+  return out
+
+
+def _load_kg(directory: str, side: int, rng: np.random.Generator):
+  ids, uris_in_file_order = tsv.read_id_map(os.path.join(directory, f"ent_ids_{side}"))
+  rel_ids, rel_uris = tsv.read_id_map(os.path.join(directory, f"rel_ids_{side}"))
+  source_rows = rng.permutation(len(ids)).astype(np.int64)  # local index -> file row
+  file_row_to_local = np.empty_like(source_rows)
+  file_row_to_local[source_rows] = np.arange(len(ids))
+  id_to_local = {entity_id: int(file_row_to_local[row]) for row, entity_id in enumerate(ids)}
+  rel_to_local = {rel_id: i for i, rel_id in enumerate(rel_ids)}
+  triples = tsv.read_int_table(os.path.join(directory, f"triples_{side}"), 3,
+                               [id_to_local, rel_to_local, id_to_local])
+  if len(triples) == 0:
+    raise InputError("no triples (empty graph)", os.path.join(directory, f"triples_{side}"))
+  uris = [uris_in_file_order[row] for row in source_rows]
+  return uris, rel_uris, triples, source_rows, id_to_local
+
+
+def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3") -> AlignmentTask:
+  """Loads one DBP15K pair; entity indices are a seeded permutation of the file ids."""
+  directory = pair_dir(data_dir, pair)
+  rng = np.random.default_rng(seed)
+  kg_parts = [_load_kg(directory, side, rng) for side in (1, 2)]
+  id_maps = [part[4] for part in kg_parts]
+  split_dir = os.path.join(directory, split)
+  valid = tsv.read_int_table(os.path.join(split_dir, "sup_ent_ids"), 2, id_maps)
+  test = tsv.read_int_table(os.path.join(split_dir, "ref_ent_ids"), 2, id_maps)
+  translated = [None, None]
+  json_path = os.path.join(directory, "names", f"translated_ent_name_dbp_{pair}.json")
+  if os.path.exists(json_path):
+    translated = _read_translated(json_path, id_maps, [len(p[0]) for p in kg_parts])
+  kgs = []
+  for (uris, rel_uris, triples, source_rows, _), trans in zip(kg_parts, translated):
+    kgs.append(KnowledgeGraph(names=[name_from_uri(u) for u in uris], uris=uris, triples=triples,
+                              relation_names=rel_uris, source_rows=source_rows,
+                              translated_names=trans))
+  return AlignmentTask(name=pair, kg1=kgs[0], kg2=kgs[1], valid_links=valid, test_links=test)

@@ -1,0 +1,36 @@
+"""Per-KG model inputs and the host-side gather of a batch (works on memory-mapped arrays)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphInputs:
+  """Everything the encoder reads for one KG, row = local entity index.
+
+  names: [n, D] name embeddings (may be a np.memmap).
+  neighbour_ids: [n, K] int32, slot 0 = centre.  neighbour_mask: [n, K] bool.
+  side: modality -> [n, d_m] raw features (relation / attribute / image bags).
+  """
+
+  names: np.ndarray
+  neighbour_ids: np.ndarray
+  neighbour_mask: np.ndarray
+  side: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+  @property
+  def num_entities(self) -> int:
+    return self.neighbour_ids.shape[0]
+
+  def gather(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """ids [B] -> {'neighbours': [B, K, D] f32, 'mask': [B, K], modality: [B, d_m] f32}."""
+    slots = self.neighbour_ids[ids]
+    unique, inverse = np.unique(slots, return_inverse=True)  # read each row once (memmap friendly)
+    rows = np.asarray(self.names[unique], dtype=np.float32)
+    batch = {"neighbours": rows[inverse.reshape(slots.shape)], "mask": self.neighbour_mask[ids]}
+    for modality, table in self.side.items():
+      batch[modality] = np.asarray(table[ids], dtype=np.float32)
+    return batch

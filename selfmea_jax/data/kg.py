@@ -1,0 +1,60 @@
+"""Containers for a knowledge-graph pair with a (held-out) gold alignment.
+
+Entities are local indices 0..n-1 per KG; these indices are a seeded shuffle of the
+source file's ids, so nothing downstream can exploit id order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class KnowledgeGraph:
+  """One KG.
+
+  Attributes:
+    names: [n] entity surface names (original language).
+    uris: [n] entity URIs (or synthetic labels).
+    triples: [m, 3] int32 (head, relation, tail), local entity / relation indices.
+    relation_names: [r] relation URIs.
+    source_rows: [n] int64, row of each entity in its source id file (feature-cache order).
+    translated_names: optional [n] machine-translated names.
+  """
+
+  names: list[str]
+  uris: list[str]
+  triples: np.ndarray
+  relation_names: list[str]
+  source_rows: np.ndarray
+  translated_names: list[str] | None = None
+
+  @property
+  def num_entities(self) -> int:
+    return len(self.names)
+
+  @property
+  def num_relations(self) -> int:
+    return len(self.relation_names)
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignmentTask:
+  """A KG pair. Links are [k, 2] int32 (kg1 index, kg2 index).
+
+  valid_links: the pool for validation / model selection only (never for training).
+  test_links: the evaluation links.
+  """
+
+  name: str
+  kg1: KnowledgeGraph
+  kg2: KnowledgeGraph
+  valid_links: np.ndarray
+  test_links: np.ndarray
+
+  def describe(self) -> str:
+    return (f"{self.name}: KG1 {self.kg1.num_entities} entities / {len(self.kg1.triples)} triples, "
+            f"KG2 {self.kg2.num_entities} entities / {len(self.kg2.triples)} triples, "
+            f"{len(self.valid_links)} validation + {len(self.test_links)} test links")

@@ -1,0 +1,1 @@
+"""Alignment evaluation: ranks, H@k / MRR, CSLS, Sinkhorn 1-to-1 decoding, top-k search."""

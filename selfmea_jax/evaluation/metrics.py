@@ -1,0 +1,68 @@
+"""H@1, H@10 and MRR of a KG1 -> KG2 alignment under both candidate conventions.
+
+Conventions: 'test' ranks each source against the test targets only (the DBP15K papers'
+usual setting); 'all' ranks against every KG2 entity (harder, closer to real use).
+Scoring: 'cosine', 'csls' (cross-domain similarity local scaling) or 'sinkhorn' (1-to-1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from selfmea_jax.errors import InputError
+from selfmea_jax.evaluation import blocked, faiss_search, sinkhorn
+
+CONVENTIONS = ("test", "all")
+SCORINGS = ("cosine", "csls", "sinkhorn")
+BACKENDS = ("jax", "faiss")
+
+
+def rank_metrics(ranks: np.ndarray) -> dict[str, float]:
+  ranks = np.asarray(ranks, np.float64)
+  return {"h1": float(np.mean(ranks <= 1)), "h10": float(np.mean(ranks <= 10)),
+          "mrr": float(np.mean(1.0 / ranks))}
+
+
+def _search_fn(backend: str):
+  if backend not in BACKENDS:
+    raise InputError(f"unknown eval backend {backend!r}; choose one of {BACKENDS}")
+  return blocked.search if backend == "jax" else faiss_search.search
+
+
+def rank_candidates(queries: np.ndarray, candidates: np.ndarray, targets: np.ndarray,
+                    scoring: str = "cosine", backend: str = "jax", csls_k: int = 10,
+                    k: int = 10, sinkhorn_temperature: float = 0.02, sinkhorn_iterations: int = 10):
+  """Returns (ranks [Nq], top_ids [Nq, k] candidate positions, top_scores [Nq, k])."""
+  if scoring == "sinkhorn":
+    scores = sinkhorn.sinkhorn_scores(queries, candidates, sinkhorn_temperature, sinkhorn_iterations)
+    return sinkhorn.dense_ranks(scores, targets, k)
+  search = _search_fn(backend)
+  bias = None
+  if scoring == "csls":
+    bias = 0.5 * blocked.mean_topk_similarity(candidates, queries, csls_k)
+  elif scoring != "cosine":
+    raise InputError(f"unknown scoring {scoring!r}; choose one of {SCORINGS}")
+  return search(queries, candidates, targets, candidate_bias=bias, k=k)
+
+
+def evaluate(emb1: np.ndarray, emb2: np.ndarray, links: np.ndarray, convention: str = "test",
+             **kwargs) -> dict[str, float]:
+  """emb1 [n1, E], emb2 [n2, E], links [k, 2] -> {'h1', 'h10', 'mrr'}."""
+  if convention == "test":
+    candidates, targets = emb2[links[:, 1]], np.arange(len(links))
+  elif convention == "all":
+    candidates, targets = emb2, links[:, 1]
+  else:
+    raise InputError(f"unknown convention {convention!r}; choose one of {CONVENTIONS}")
+  ranks, _, _ = rank_candidates(emb1[links[:, 0]], candidates, targets, **kwargs)
+  return rank_metrics(ranks)
+
+
+def report(emb1: np.ndarray, emb2: np.ndarray, links: np.ndarray,
+           conventions=CONVENTIONS, prefix: str = "", **kwargs) -> dict[str, float]:
+  """{'<prefix><convention>/<metric>': value} for each convention."""
+  out = {}
+  for convention in conventions:
+    for name, value in evaluate(emb1, emb2, links, convention, **kwargs).items():
+      out[f"{prefix}{convention}/{name}"] = value
+  return out

@@ -1,0 +1,1 @@
+"""Precomputed entity features: name embeddings, relation/attribute bags, image vectors."""

@@ -1,0 +1,57 @@
+"""On-disk feature cache: one .npy per KG side (rows in source-file order) + a JSON manifest.
+
+The manifest records what produced the file (encoder, name source) and a hash of the
+input names, so a stale cache is detected instead of silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from selfmea_jax.errors import InputError
+
+
+def names_digest(names: list[str]) -> str:
+  h = hashlib.sha256()
+  for name in names:
+    h.update(name.encode("utf-8") + b"\n")
+  return h.hexdigest()
+
+
+def cache_stem(cache_dir: str, dataset: str, kind: str, side: int) -> str:
+  """<cache_dir>/<dataset>/<kind>_kg<side> (kind e.g. 'name-use-uri')."""
+  return os.path.join(cache_dir, dataset, f"{kind}_kg{side}")
+
+
+def save_features(stem: str, features: np.ndarray, manifest: dict) -> None:
+  """Writes <stem>.npy and <stem>.json atomically (tmp file + rename)."""
+  os.makedirs(os.path.dirname(stem), exist_ok=True)
+  tmp = stem + ".tmp.npy"
+  np.save(tmp, features)
+  os.replace(tmp, stem + ".npy")
+  manifest = dict(manifest, shape=list(features.shape), dtype=str(features.dtype),
+                  created=time.strftime("%Y-%m-%d %H:%M:%S"))
+  with open(stem + ".json.tmp", "w", encoding="utf-8") as f:
+    json.dump(manifest, f, indent=1)
+  os.replace(stem + ".json.tmp", stem + ".json")
+
+
+def load_features(stem: str, expected: dict | None = None, mmap: bool = True) -> np.ndarray | None:
+  """Returns the cached array (memory-mapped) or None when absent.
+
+  Raises InputError when the manifest disagrees with `expected` (stale cache).
+  """
+  if not (os.path.exists(stem + ".npy") and os.path.exists(stem + ".json")):
+    return None
+  with open(stem + ".json", encoding="utf-8") as f:
+    manifest = json.load(f)
+  for key, value in (expected or {}).items():
+    if manifest.get(key) != value:
+      raise InputError(f"stale feature cache: {key}={manifest.get(key)!r}, expected {value!r}; "
+                       "delete it or choose another cache_dir", stem + ".json")
+  return np.load(stem + ".npy", mmap_mode="r" if mmap else None)

