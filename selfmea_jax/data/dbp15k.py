@@ -57,7 +57,8 @@ def _load_kg(directory: str, side: int, rng: np.random.Generator):
   if len(triples) == 0:
     raise InputError("no triples (empty graph)", os.path.join(directory, f"triples_{side}"))
   uris = [uris_in_file_order[row] for row in source_rows]
-  return uris, rel_uris, triples, source_rows, id_to_local
+  source_ids = np.asarray(ids, np.int64)[source_rows]
+  return uris, rel_uris, triples, source_rows, id_to_local, source_ids
 
 
 def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3") -> AlignmentTask:
@@ -74,8 +75,8 @@ def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_spli
   if os.path.exists(json_path):
     translated = _read_translated(json_path, id_maps, [len(p[0]) for p in kg_parts])
   kgs = []
-  for (uris, rel_uris, triples, source_rows, _), trans in zip(kg_parts, translated):
+  for (uris, rel_uris, triples, source_rows, _, source_ids), trans in zip(kg_parts, translated):
     kgs.append(KnowledgeGraph(names=[name_from_uri(u) for u in uris], uris=uris, triples=triples,
                               relation_names=rel_uris, source_rows=source_rows,
-                              translated_names=trans))
+                              source_ids=source_ids, translated_names=trans))
   return AlignmentTask(name=pair, kg1=kgs[0], kg2=kgs[1], valid_links=valid, test_links=test)

@@ -21,6 +21,7 @@ class KnowledgeGraph:
     triples: [m, 3] int32 (head, relation, tail), local entity / relation indices.
     relation_names: [r] relation URIs.
     source_rows: [n] int64, row of each entity in its source id file (feature-cache order).
+    source_ids: [n] int64, each entity's id in the source files (image pickles are keyed by it).
     translated_names: optional [n] machine-translated names.
   """
 
@@ -29,6 +30,7 @@ class KnowledgeGraph:
   triples: np.ndarray
   relation_names: list[str]
   source_rows: np.ndarray
+  source_ids: np.ndarray
   translated_names: list[str] | None = None
 
   @property

@@ -80,7 +80,8 @@ def _copy(spec, rng, base_triples, true_names, true_images, true_attrs, side):
   labels = [f"kg{side}/entity_{b}" for b in base_ids]
   kg = KnowledgeGraph(names=labels, uris=labels, triples=triples,
                       relation_names=[f"kg{side}/relation_{r}" for r in range(spec.num_relations)],
-                      source_rows=np.arange(len(base_ids), dtype=np.int64))
+                      source_rows=np.arange(len(base_ids), dtype=np.int64),
+                      source_ids=np.arange(len(base_ids), dtype=np.int64))
   return kg, names, images, image_mask, attrs, base_ids
 
 

@@ -49,7 +49,8 @@ def _query_block(queries, targets, candidates, bias, valid, k):
     cand, cand_bias, cand_valid, offset = block
     scores = queries @ cand.T - cand_bias[None]
     ids = offset + jnp.arange(cand.shape[0])
-    beats = (scores >= target_score[:, None]) & cand_valid[None] & (ids[None] != targets[:, None])
+    # `~(s < t)` rather than `s >= t`: a NaN score counts against the target, never for it.
+    beats = ~(scores < target_score[:, None]) & cand_valid[None] & (ids[None] != targets[:, None])
     return count + jnp.sum(beats, axis=1), None
 
   count, _ = jax.lax.scan(count_block, jnp.zeros(len(queries), jnp.int32),

@@ -11,7 +11,8 @@ from selfmea_jax.models.graph_attention import CentreGraphAttention
 
 
 def l2_normalise(x: jax.Array, eps: float = 1e-12) -> jax.Array:
-  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), eps)
+  """Unit rows; a zero row stays zero with a finite gradient (no sqrt at 0)."""
+  return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=-1, keepdims=True), eps * eps))
 
 
 class SelfKGEncoder(nn.Module):

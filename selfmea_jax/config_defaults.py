@@ -1,0 +1,81 @@
+"""Default experiment configuration; the files under configs/ start from this and override."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ml_collections
+
+from selfmea_jax.data.synthetic import SyntheticSpec
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.workdir = "runs/default"
+
+  c.data = ml_collections.ConfigDict()
+  c.data.kind = "synthetic"            # 'synthetic' | 'dbp15k'
+  c.data.pair = "ja_en"                # DBP15K pair (zh_en, ja_en, fr_en)
+  c.data.data_dir = "../shared/data"   # contains DBP15K/<pair>/
+  c.data.cache_dir = "cache"           # feature cache
+  c.data.name_encoder = "use"          # use | e5 | labse | hash
+  c.data.name_source = "uri"           # uri (original language) | translated
+  c.data.labse_path = "setu4993/LaBSE" # local directory or hub name (encoder 'labse')
+  c.data.synthetic = ml_collections.ConfigDict(dataclasses.asdict(SyntheticSpec()))
+  c.data.modalities = ()               # side modalities: relation, attribute, image
+  c.data.relation_top_k = 1000
+  c.data.relation_shared_names = True  # match relations across KGs by local name
+  c.data.attribute_top_k = 1000
+  c.data.attribute_files = ("", "")    # EVA training_attrs_1/2
+  c.data.image_files = ("", "")        # EVA pickles or .npz (ids, features)
+
+  c.model = ml_collections.ConfigDict()
+  c.model.num_slots = 20               # neighbourhood slots incl. the centre
+  c.model.dropout = 0.3
+  c.model.identity_init = True
+  c.model.neighbour_scale = 0.0
+  c.model.projection_dim = 128
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 64
+  c.train.queue_batches = 64           # queue length = queue_batches * batch_size
+  c.train.learning_rate = 1e-4
+  c.train.momentum = 0.9999
+  c.train.temperature = 0.08
+  c.train.num_epochs = 5
+  c.train.log_every_steps = 100
+  c.train.eval_every_epochs = 1
+  c.train.checkpoint_every_steps = 500
+  c.train.keep_checkpoints = 2
+  c.train.nca_weight = 0.0             # > 0 enables pseudo-seed NCA (SelfMEA)
+  c.train.seed_batch_size = 256
+  c.train.iterative = False            # add mutual-NN pseudo-seeds during training
+  c.train.iterate_every_epochs = 1
+  c.train.iterate_window = 2           # a pair must stay mutual this many checks
+  c.train.initial_seeds = "names"      # '' | 'names': mutual NN of name embeddings
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.backend = "jax"               # jax (blocked) | faiss
+  c.eval.scoring = "cosine"            # cosine | csls | sinkhorn
+  c.eval.csls_k = 10
+  c.eval.valid_size = 1000             # validation links sampled for model selection
+  c.eval.select_best = True            # report the epoch best on validation
+  c.eval.encode_batch = 2048
+  return c
+
+
+def dbp15k_config(pair: str) -> ml_collections.ConfigDict:
+  """SelfKG on one DBP15K pair with offline USE name embeddings (see BUILD_NOTES.md)."""
+  c = base_config()
+  c.workdir = f"runs/{pair}"
+  c.data.kind = "dbp15k"
+  c.data.pair = pair
+  c.train.batch_size = 64
+  c.train.queue_batches = 64
+  c.train.learning_rate = 1e-4
+  c.train.momentum = 0.999
+  c.train.num_epochs = 5
+  c.train.log_every_steps = 50
+  c.train.checkpoint_every_steps = 300
+  return c

@@ -1,0 +1,54 @@
+"""Command line: train (default), eval (restore + evaluate) or export an alignment.
+
+  python -m selfmea_jax.main --config=configs/synthetic.py
+  python -m selfmea_jax.main --config=configs/ja_en.py --config.train.num_epochs=3
+  python -m selfmea_jax.main --config=configs/ja_en.py --mode=eval
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from selfmea_jax.errors import InputError, exit_on_input_error
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: config.workdir).")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
+                          "train: train + evaluate (resumes); eval: evaluate the best checkpointed "
+                          "parameters; export: write the predicted alignment TSV.")
+_STEP = flags.DEFINE_integer("step", None, "Checkpoint step for eval/export (default: latest).")
+
+
+@exit_on_input_error
+def run(config, workdir: str, mode: str, step: int | None = None) -> dict:
+  from selfmea_jax import export  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
+  if mode == "train":
+    results = loop.train_and_evaluate(config, workdir)
+    export.export_alignment(config, workdir, step=None)
+  elif mode == "eval":
+    results = export.evaluate_checkpoint(config, workdir, step)
+  else:
+    results = {"alignment": export.export_alignment(config, workdir, step)}
+  print(json.dumps(results, indent=1))
+  return results
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config = _CONFIG.value
+  if config is None:
+    raise app.UsageError("--config is required")
+  workdir = _WORKDIR.value or config.workdir
+  logging.set_verbosity(logging.INFO)
+  logging.info("config:\n%s", config)
+  run(config, workdir, _MODE.value, _STEP.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

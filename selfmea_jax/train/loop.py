@@ -1,0 +1,220 @@
+"""The training loop: batches, evaluation, model selection, pseudo-seeds, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from selfmea_jax import checkpointing, pipeline
+from selfmea_jax.data.inputs import GraphInputs
+from selfmea_jax.evaluation import metrics as eval_metrics
+from selfmea_jax.models.fusion import EntityEncoder
+from selfmea_jax.train import pseudo_seeds
+from selfmea_jax.train.state import TrainState, create_state
+from selfmea_jax.train.step import LossConfig, make_train_step
+
+
+def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
+  return EntityEncoder(side_modalities=modalities, projection_dim=config.model.projection_dim,
+                       dropout_rate=config.model.dropout, identity_init=config.model.identity_init,
+                       neighbour_scale=config.model.neighbour_scale)
+
+
+def loss_config(config) -> LossConfig:
+  return LossConfig(temperature=config.train.temperature, momentum=config.train.momentum,
+                    nca_weight=config.train.nca_weight)
+
+
+def steps_per_epoch(config, inputs: tuple[GraphInputs, GraphInputs]) -> int:
+  n = max(g.num_entities for g in inputs)
+  return -(-n // config.train.batch_size)
+
+
+def batch_ids(seed: int, step: int, side: int, num_entities: int, batch_size: int,
+              per_epoch: int) -> np.ndarray:
+  """Entity ids of one KG for `step`: a fresh seeded permutation each epoch, cycled."""
+  epoch, index = divmod(step, per_epoch)
+  perm = np.random.default_rng([seed, epoch, side]).permutation(num_entities)
+  positions = (index * batch_size + np.arange(batch_size)) % num_entities
+  return perm[positions]
+
+
+def make_batch(config, inputs, step: int, per_epoch: int, seeds: np.ndarray) -> dict:
+  """Host-side batch for one step: both KGs, plus pseudo-seed pairs when NCA is on."""
+  batch = {}
+  for side, name in enumerate(("kg1", "kg2")):
+    ids = batch_ids(config.seed, step, side, inputs[side].num_entities, config.train.batch_size,
+                    per_epoch)
+    batch[name] = inputs[side].gather(ids)
+  if config.train.nca_weight > 0:
+    rng = np.random.default_rng([config.seed, step, 7])
+    rows, weights = pseudo_seeds.sample_seed_batch(seeds, config.train.seed_batch_size, rng)
+    pairs = seeds[rows] if len(seeds) else np.zeros((len(rows), 2), np.int64)
+    batch["seeds_left"] = inputs[0].gather(pairs[:, 0])
+    batch["seeds_right"] = inputs[1].gather(pairs[:, 1])
+    batch["seed_weights"] = weights
+  return batch
+
+
+def encode_all(model, params, graph: GraphInputs, batch: int = 2048, output: str = "joint") -> np.ndarray:
+  """[n, E] embeddings of every entity of one KG (inference mode)."""
+  apply = _jitted_apply(model)
+  chunks = []
+  for start in range(0, graph.num_entities, batch):
+    ids = np.arange(start, min(start + batch, graph.num_entities))
+    pad = batch - len(ids)  # keep one compiled shape
+    out = apply(params, graph.gather(np.concatenate([ids, np.repeat(ids[-1:], pad)])))[output]
+    chunks.append(np.asarray(out)[:len(ids)])
+  return np.concatenate(chunks)
+
+
+_APPLY_CACHE = {}
+
+
+def _jitted_apply(model):
+  if model not in _APPLY_CACHE:
+    _APPLY_CACHE[model] = jax.jit(lambda p, b: model.apply(p, b, deterministic=True))
+  return _APPLY_CACHE[model]
+
+
+def init_state(config, model, tx, inputs) -> TrainState:
+  """Random init + queues filled with momentum encodings of random entities."""
+  rng = jax.random.PRNGKey(config.seed)
+  init_rng, state_rng = jax.random.split(rng)
+  sample = inputs[0].gather(np.arange(min(2, inputs[0].num_entities)))
+  params = model.init({"params": init_rng}, sample, deterministic=True)
+  queue_len = config.train.queue_batches * config.train.batch_size
+  queues = []
+  for side, graph in enumerate(inputs):
+    ids = np.random.default_rng([config.seed, 99, side]).choice(graph.num_entities, queue_len,
+                                                                  replace=queue_len > graph.num_entities)
+    queues.append(_jitted_apply(model)(params, graph.gather(ids))["joint"])
+  return create_state(params, tx, jnp.stack(queues), state_rng)
+
+
+def validation_links(config, task) -> np.ndarray:
+  links = task.valid_links
+  size = min(config.eval.valid_size, len(links))
+  return links[np.random.default_rng([config.seed, 5]).choice(len(links), size, replace=False)]
+
+
+def evaluate_params(config, model, params, task, inputs) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
+  """Validation H@1 (selection only) and the test report under both conventions."""
+  emb1 = encode_all(model, params, inputs[0], config.eval.encode_batch)
+  emb2 = encode_all(model, params, inputs[1], config.eval.encode_batch)
+  kwargs = dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k)
+  valid = validation_links(config, task)
+  results = eval_metrics.report(emb1, emb2, valid, conventions=("test",), prefix="valid/",
+                                scoring="cosine", backend=config.eval.backend)
+  results.update(eval_metrics.report(emb1, emb2, task.test_links, **kwargs))
+  return results, (emb1, emb2)
+
+
+def names_only_report(config, task, inputs) -> dict:
+  kwargs = dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k)
+  return eval_metrics.report(np.asarray(inputs[0].names), np.asarray(inputs[1].names),
+                             task.test_links, **kwargs)
+
+
+def _to_host(tree):
+  return jax.tree.map(np.asarray, tree)
+
+
+def _log_line(workdir: str, record: dict) -> None:
+  with open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8") as f:
+    f.write(json.dumps(record) + "\n")
+
+
+def _format(results: dict) -> str:
+  return " ".join(f"{k}={v:.4f}" for k, v in sorted(results.items()) if "/" in k and not k.startswith("valid/"))
+
+
+def initial_seeds(config, task, inputs) -> np.ndarray:
+  if config.train.nca_weight <= 0 or not config.train.initial_seeds:
+    return np.zeros((0, 2), np.int32)
+  seeds = pseudo_seeds.mutual_nearest_neighbours(np.asarray(inputs[0].names), np.asarray(inputs[1].names))
+  gold = np.concatenate([task.valid_links, task.test_links])
+  logging.info("initial pseudo-seeds from names: %d (precision %.3f, reporting only)",
+               len(seeds), pseudo_seeds.precision(seeds, gold))
+  return seeds
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Trains (resuming from workdir's latest checkpoint) and returns the final results."""
+  os.makedirs(workdir, exist_ok=True)
+  task, inputs = pipeline.build(config)
+  logging.info("%s", task.describe())
+  modalities = pipeline.active_modalities(config, inputs)
+  model = make_model(config, modalities)
+  tx = optax.adam(config.train.learning_rate)
+  per_epoch = steps_per_epoch(config, inputs)
+  total_steps = per_epoch * config.train.num_epochs
+  state = init_state(config, model, tx, inputs)
+  arrays = {"state": state, "best_params": _to_host(state.params)}
+  meta = {"best_valid": -1.0, "best_epoch": 0, "best_results": {}, "history": [],
+          "seeds": initial_seeds(config, task, inputs).tolist(), "streaks": []}
+  mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)
+  restored = checkpointing.restore(mngr, arrays)
+  if restored is not None:
+    start, arrays, meta = restored
+    state = arrays["state"]
+    logging.info("resumed from step %d", start)
+  else:
+    start = 0
+    baseline = names_only_report(config, task, inputs)
+    untrained, _ = evaluate_params(config, model, state.params, task, inputs)
+    meta["names_only"], meta["untrained"] = baseline, untrained
+    logging.info("names only: %s", _format(baseline))
+    logging.info("untrained encoder: %s", _format(untrained))
+    meta["best_valid"], meta["best_results"] = untrained["valid/test/h1"], untrained
+    _log_line(workdir, {"step": 0, "epoch": 0, **untrained})
+  seeds = np.asarray(meta["seeds"], np.int32).reshape(-1, 2)
+  streaks = np.asarray(meta["streaks"], np.int32).reshape(-1, 3)
+  step_fn = make_train_step(model, tx, loss_config(config))
+  started = time.time()
+  progress = tqdm(range(start, total_steps), initial=start, total=total_steps, desc="training",
+                  unit="step", disable=None)
+  for step in progress:
+    state, step_metrics = step_fn(state, make_batch(config, inputs, step, per_epoch, seeds))
+    done = step + 1
+    if done % config.train.log_every_steps == 0:
+      scalars = {k: float(v) for k, v in step_metrics.items()}
+      progress.set_postfix(loss=f"{scalars['loss']:.4f}")
+      _log_line(workdir, {"step": done, **scalars})
+    if done % per_epoch == 0 and (done // per_epoch) % config.train.eval_every_epochs == 0:
+      epoch = done // per_epoch
+      results, (emb1, emb2) = evaluate_params(config, model, state.params, task, inputs)
+      results["epoch"], results["step"] = epoch, done
+      if config.train.iterative and config.train.nca_weight > 0 and epoch % config.train.iterate_every_epochs == 0:
+        proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2)
+        streaks, confirmed = pseudo_seeds.confirm(streaks, proposals, config.train.iterate_window)
+        seeds = pseudo_seeds.merge_one_to_one(seeds, confirmed)
+        gold = np.concatenate([task.valid_links, task.test_links])
+        results["seeds/count"] = len(seeds)
+        results["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
+      logging.info("epoch %d: valid H@1 %.4f | %s", epoch, results["valid/test/h1"], _format(results))
+      meta["history"].append(results)
+      _log_line(workdir, results)
+      if results["valid/test/h1"] > meta["best_valid"] or not config.eval.select_best:
+        meta["best_valid"], meta["best_epoch"], meta["best_results"] = results["valid/test/h1"], epoch, results
+        arrays["best_params"] = _to_host(state.params)
+    if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
+      meta["seeds"], meta["streaks"] = seeds.tolist(), streaks.tolist()
+      arrays["state"] = state
+      checkpointing.save(mngr, done, arrays, meta)
+  progress.close()
+  final = {"names_only": meta.get("names_only", {}), "untrained": meta.get("untrained", {}),
+           "best_epoch": meta["best_epoch"], "best": meta["best_results"],
+           "last": meta["history"][-1] if meta["history"] else {},
+           "train_seconds_this_run": time.time() - started, "modalities": list(modalities)}
+  with open(os.path.join(workdir, "results.json"), "w", encoding="utf-8") as f:
+    json.dump(final, f, indent=1)
+  return final

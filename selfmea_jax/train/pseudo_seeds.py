@@ -1,0 +1,60 @@
+"""Pseudo-seeds without labels: mutual nearest neighbours, confirmed over a window of checks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from selfmea_jax.evaluation import blocked
+
+
+def mutual_nearest_neighbours(emb1: np.ndarray, emb2: np.ndarray) -> np.ndarray:
+  """[n1, E], [n2, E] -> [p, 2] pairs (i, j) with j = NN(i) in KG2 and i = NN(j) in KG1."""
+  _, forward, _ = blocked.search(emb1, emb2, k=1)
+  _, backward, _ = blocked.search(emb2, emb1, k=1)
+  left = np.arange(len(emb1))
+  right = forward[:, 0]
+  mutual = backward[right, 0] == left
+  return np.stack([left[mutual], right[mutual]], axis=1).astype(np.int32)
+
+
+def confirm(streaks: np.ndarray, proposals: np.ndarray, window: int):
+  """Tracks how many consecutive checks each pair has been mutual.
+
+  streaks: [q, 3] (i, j, count) from the previous check; proposals: [p, 2] this check.
+  Returns (new streaks [p, 3], confirmed pairs [c, 2] whose count reached window).
+  """
+  previous = {(int(i), int(j)): int(c) for i, j, c in streaks}
+  counts = np.array([previous.get((int(i), int(j)), 0) + 1 for i, j in proposals], np.int32)
+  new_streaks = np.concatenate([proposals, counts[:, None]], 1) if len(proposals) else np.zeros((0, 3), np.int32)
+  return new_streaks.astype(np.int32), proposals[counts >= window]
+
+
+def merge_one_to_one(seeds: np.ndarray, new_pairs: np.ndarray) -> np.ndarray:
+  """Adds new pairs whose entities are not yet used by any seed (greedy, in order)."""
+  used1, used2 = set(seeds[:, 0].tolist()), set(seeds[:, 1].tolist())
+  added = []
+  for i, j in new_pairs.tolist():
+    if i not in used1 and j not in used2:
+      added.append((i, j)); used1.add(i); used2.add(j)
+  if not added:
+    return seeds
+  return np.concatenate([seeds, np.asarray(added, np.int32)], axis=0)
+
+
+def precision(pairs: np.ndarray, gold: np.ndarray) -> float:
+  """Fraction of pairs in the gold links (for reporting only; never used in training)."""
+  if len(pairs) == 0:
+    return 0.0
+  gold_set = set(map(tuple, gold.tolist()))
+  return float(np.mean([tuple(p) in gold_set for p in pairs.tolist()]))
+
+
+def sample_seed_batch(seeds: np.ndarray, size: int, rng: np.random.Generator):
+  """Returns ([size] rows into seeds, [size] weights); pads with weight 0 when seeds are few."""
+  if len(seeds) == 0:
+    return np.zeros(size, np.int64), np.zeros(size, np.float32)
+  if len(seeds) >= size:
+    return rng.choice(len(seeds), size, replace=False), np.ones(size, np.float32)
+  rows = np.concatenate([rng.permutation(len(seeds)), np.zeros(size - len(seeds), np.int64)])
+  weights = np.concatenate([np.ones(len(seeds)), np.zeros(size - len(seeds))]).astype(np.float32)
+  return rows, weights
