@@ -67,7 +67,7 @@ def train_step(state: TrainState, batch: Mapping[str, Any], model: nn.Module,
   params = optax.apply_updates(state.params, updates)
   queue1, pos1 = enqueue(state.queues[0], state.queue_pos[0], keys[0])
   queue2, pos2 = enqueue(state.queues[1], state.queue_pos[1], keys[1])
-  metrics["grad_norm"] = optax.global_norm(grads)
+  metrics["grad_norm"] = optax.tree.norm(grads)
   new_state = state.replace(step=state.step + 1, params=params,
                             momentum_params=ema(state.momentum_params, params, cfg.momentum),
                             opt_state=opt_state, queues=jnp.stack([queue1, queue2]),

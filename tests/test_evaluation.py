@@ -1,0 +1,93 @@
+"""Ranks and metrics: exactness against brute force, pessimistic ties, NaN safety, backends."""
+
+import numpy as np
+import pytest
+
+from selfmea_jax.evaluation import blocked, faiss_search, metrics
+
+
+def brute_force_ranks(q, c, targets, bias=None):
+  s = q @ c.T - (0 if bias is None else bias[None])
+  t = s[np.arange(len(q)), targets]
+  beats = s >= t[:, None]
+  beats[np.arange(len(q)), targets] = False
+  return beats.sum(1) + 1
+
+
+def unit(x):
+  return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture
+def embeddings():
+  rng = np.random.default_rng(0)
+  return unit(rng.normal(size=(300, 16))), unit(rng.normal(size=(517, 16)))
+
+
+def test_blocked_search_matches_brute_force(embeddings):
+  q, c = embeddings
+  targets = np.random.default_rng(1).integers(0, len(c), len(q))
+  ranks, top_ids, top_scores = blocked.search(q, c, targets, k=7, query_block=64, candidate_block=100)
+  np.testing.assert_array_equal(ranks, brute_force_ranks(q, c, targets))
+  expected = np.argsort(-(q @ c.T), axis=1)[:, :7]
+  np.testing.assert_array_equal(top_ids, expected)
+  np.testing.assert_allclose(top_scores, np.take_along_axis(q @ c.T, expected, 1), rtol=1e-5)
+
+
+def test_bias_and_faiss_agree(embeddings):
+  q, c = embeddings
+  targets = np.arange(len(q))
+  bias = np.random.default_rng(2).uniform(0, 0.2, len(c)).astype(np.float32)
+  jax_ranks, jax_ids, _ = blocked.search(q, c, targets, candidate_bias=bias, k=5)
+  faiss_ranks, faiss_ids, _ = faiss_search.search(q, c, targets, candidate_bias=bias, k=5, rank_depth=600)
+  np.testing.assert_array_equal(jax_ranks, brute_force_ranks(q, c, targets, bias))
+  np.testing.assert_array_equal(faiss_ranks, jax_ranks)
+  np.testing.assert_array_equal(faiss_ids, jax_ids)
+
+
+def test_ties_never_favour_the_gold_answer():
+  q = np.ones((3, 4), np.float32) / 2
+  c = np.ones((5, 4), np.float32) / 2  # every candidate ties
+  ranks, _, _ = blocked.search(q, c, np.array([0, 2, 4]))
+  np.testing.assert_array_equal(ranks, [5, 5, 5])
+  assert metrics.rank_metrics(ranks)["h1"] == 0.0
+
+
+def test_nan_embeddings_score_zero():
+  q = np.full((4, 8), np.nan, np.float32)
+  c = np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32)
+  ranks, _, _ = blocked.search(q, c, np.arange(4))
+  assert (ranks == 6).all()
+
+
+def test_conventions_and_perfect_alignment(embeddings):
+  e1, _ = embeddings
+  perm = np.random.default_rng(3).permutation(len(e1))
+  e2 = e1[perm]
+  links = np.stack([perm, np.arange(len(e1))], 1)  # e2[j] == e1[perm[j]]
+  for scoring in metrics.SCORINGS:
+    report = metrics.report(e1, e2, links, scoring=scoring)
+    assert report["test/h1"] == 1.0 and report["all/mrr"] == 1.0, scoring
+
+
+def test_csls_and_sinkhorn_fix_hubness():
+  # A "hub" candidate close to every query steals plain-cosine nearest neighbours.
+  rng = np.random.default_rng(4)
+  base = unit(rng.normal(size=(200, 32)))
+  hub = unit(base.mean(0, keepdims=True))
+  queries = unit(base + 0.8 * hub + 0.3 * unit(rng.normal(size=(200, 32))))
+  candidates = unit(np.concatenate([base, 2.0 * hub]))
+  links = np.stack([np.arange(200), np.arange(200)], 1)
+  cosine = metrics.evaluate(queries, candidates, links, "all")["h1"]
+  csls = metrics.evaluate(queries, candidates, links, "all", scoring="csls")["h1"]
+  sink = metrics.evaluate(queries, candidates, links, "all", scoring="sinkhorn")["h1"]
+  assert csls >= cosine and sink >= cosine
+
+
+def test_unknown_options_are_input_errors(embeddings):
+  from selfmea_jax.errors import InputError
+  q, c = embeddings
+  with pytest.raises(InputError, match="unknown scoring"):
+    metrics.evaluate(q, c, np.array([[0, 0]]), scoring="dot")
+  with pytest.raises(InputError, match="unknown convention"):
+    metrics.evaluate(q, c, np.array([[0, 0]]), convention="train")

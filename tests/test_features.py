@@ -1,0 +1,110 @@
+"""Name encoders (hash, USE, e5, LaBSE code path with a tiny random BERT), cache, modality bags."""
+
+import os
+
+import numpy as np
+import pytest
+
+from selfmea_jax.data.kg import KnowledgeGraph
+from selfmea_jax.errors import InputError
+from selfmea_jax.features import attributes, cache, images, relations, text_encoders
+
+
+def tiny_bert_dir(path):
+  """A random-init 2-layer BERT + WordPiece tokenizer saved like a hub checkpoint."""
+  from transformers import BertConfig, BertTokenizerFast, FlaxBertModel
+  vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz") + \
+          ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"]
+  os.makedirs(path, exist_ok=True)
+  with open(os.path.join(path, "vocab.txt"), "w", encoding="utf-8") as f:
+    f.write("\n".join(vocab) + "\n")
+  BertTokenizerFast(vocab_file=os.path.join(path, "vocab.txt")).save_pretrained(path)
+  config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=64)
+  FlaxBertModel(config, seed=0).save_pretrained(path)
+  return path
+
+
+def test_labse_code_path_with_tiny_random_bert(tmp_path):
+  encoder = text_encoders.make_encoder("labse", model_path=tiny_bert_dir(str(tmp_path / "bert")))
+  out = text_encoders.encode_in_batches(encoder, ["alpha", "beta", "alpha"], batch_size=2)
+  assert out.shape == (3, 32)
+  np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(out[0], out[2], atol=1e-5)
+
+
+def test_labse_missing_model_is_a_clear_error(tmp_path):
+  with pytest.raises(InputError, match="cannot load a BERT/LaBSE model"):
+    text_encoders.make_encoder("labse", model_path=str(tmp_path / "nowhere"))
+
+
+def test_hash_encoder_is_lexical():
+  out = text_encoders.encode_in_batches(text_encoders.make_encoder("hash"),
+                                        ["Allianz Riviera", "allianz riviera", "Tokyo Tower"], 8)
+  assert out[0] @ out[1] > 0.99 and out[0] @ out[2] < 0.5
+
+
+@pytest.mark.parametrize("name, dim", [("use", 512), ("e5", 384)])
+def test_offline_multilingual_encoders(name, dim):
+  encoder = text_encoders.make_encoder(name)
+  out = text_encoders.encode_in_batches(encoder, ["東京タワー", "Tokyo Tower", "Banana"], 8)
+  assert out.shape == (3, dim)
+  assert out[0] @ out[1] > out[0] @ out[2]
+
+
+def test_unknown_encoder():
+  with pytest.raises(InputError, match="unknown name encoder"):
+    text_encoders.make_encoder("glove")
+
+
+def test_cache_round_trip_and_staleness(tmp_path):
+  stem = cache.cache_stem(str(tmp_path), "pair", "name-x-uri", 1)
+  x = np.arange(6, dtype=np.float32).reshape(3, 2)
+  cache.save_features(stem, x, {"encoder": "x", "names_sha256": "abc"})
+  np.testing.assert_array_equal(cache.load_features(stem, {"encoder": "x"}), x)
+  with pytest.raises(InputError, match="stale feature cache"):
+    cache.load_features(stem, {"names_sha256": "def"})
+  assert cache.load_features(stem + "missing") is None
+
+
+def kg(uris, triples, rels):
+  n = len(uris)
+  return KnowledgeGraph(names=uris, uris=uris, triples=np.array(triples, np.int32).reshape(-1, 3),
+                        relation_names=rels, source_rows=np.arange(n), source_ids=np.arange(n) + 100)
+
+
+def test_relation_bags_share_local_names():
+  kg1 = kg(["a", "b"], [[0, 0, 1], [0, 1, 1]], ["http://ja.dbpedia.org/property/birthPlace", "x/p"])
+  kg2 = kg(["c", "d"], [[1, 0, 0]], ["http://dbpedia.org/property/birthPlace"])
+  vocab = relations.relation_vocabulary([kg1, kg2], top_k=1)
+  assert vocab == ["birthplace"]
+  bags1, bags2 = (relations.relation_bags(g, vocab) for g in (kg1, kg2))
+  np.testing.assert_allclose(bags1[:, 0], np.log1p([1, 1]))
+  np.testing.assert_allclose(bags2[:, 0], np.log1p([1, 1]))
+
+
+def test_image_table_fill_and_mask(tmp_path):
+  import pickle
+  graph = kg(["a", "b", "c"], [[0, 0, 1]], ["r"])
+  path = str(tmp_path / "img.pkl")
+  with open(path, "wb") as f:
+    pickle.dump({100: np.ones(4), 102: np.zeros(4)}, f)
+  feats, mask = images.image_features(graph, images.read_image_table(path))
+  np.testing.assert_array_equal(mask, [True, False, True])
+  np.testing.assert_array_equal(feats[0], 1.0)
+  assert np.isfinite(feats[1]).all() and feats.shape == (3, 4)
+  with pytest.raises(InputError, match="image feature file not found"):
+    images.read_image_table(str(tmp_path / "none.pkl"))
+
+
+def test_attribute_file(tmp_path):
+  graph = kg(["http://x/a", "http://x/b"], [[0, 0, 1]], ["r"])
+  path = tmp_path / "attrs"
+  path.write_text("http://x/a\thttp://x/p/Height\thttp://x/p/name\nhttp://x/b\thttp://x/p/name\n")
+  per = attributes.read_attribute_file(str(path), graph)
+  vocab = attributes.attribute_vocabulary([per], 1)
+  assert vocab == ["name"]
+  np.testing.assert_array_equal(attributes.attribute_bags(per, vocab), [[1], [1]])
+  path.write_text("http://x/zz\tp\n")
+  with pytest.raises(InputError, match="attrs:1: unknown entity"):
+    attributes.read_attribute_file(str(path), graph)

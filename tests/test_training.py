@@ -1,0 +1,90 @@
+"""End-to-end behaviour on synthetic data: learning, resuming, checkpoints, CLI errors."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from selfmea_jax import checkpointing, pipeline
+from selfmea_jax.train import loop
+from selfmea_jax.train.step import make_train_step
+
+
+def test_loss_decreases(small_config):
+  task, inputs = pipeline.build(small_config)
+  model = loop.make_model(small_config, ())
+  tx = optax.adam(small_config.train.learning_rate)
+  state = loop.init_state(small_config, model, tx, inputs)
+  step = make_train_step(model, tx, loop.loss_config(small_config))
+  per_epoch = loop.steps_per_epoch(small_config, inputs)
+  losses = []
+  for i in range(4 * per_epoch):
+    state, m = step(state, loop.make_batch(small_config, inputs, i, per_epoch, np.zeros((0, 2))))
+    losses.append(float(m["loss"]))
+  assert np.isfinite(losses).all()
+  assert np.mean(losses[-per_epoch:]) < 0.95 * np.mean(losses[:per_epoch])
+
+
+def test_training_beats_untrained_encoder(small_config, tmp_path):
+  results = loop.train_and_evaluate(small_config, str(tmp_path))
+  assert results["best"]["all/h1"] > results["untrained"]["all/h1"] + 0.05
+  assert results["best"]["test/mrr"] > results["untrained"]["test/mrr"]
+  assert results["untrained"]["all/h1"] == pytest.approx(results["names_only"]["all/h1"])
+
+
+def test_interrupted_run_resumes_to_identical_results(small_config, tmp_path):
+  full = loop.train_and_evaluate(small_config, str(tmp_path / "full"))
+  per_epoch = 10  # 600 entities -> ~540 per KG, batch 64
+  interrupted = small_config.copy_and_resolve_references()
+  interrupted.train.num_epochs = 2  # "killed" after epoch 2 (last checkpoint at step 20)
+  loop.train_and_evaluate(interrupted, str(tmp_path / "resumed"))
+  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "resumed"))
+  assert resumed["best"] == full["best"] and resumed["last"] == full["last"], per_epoch
+
+
+def test_checkpoint_round_trips_exactly(small_config, tmp_path):
+  task, inputs = pipeline.build(small_config)
+  model = loop.make_model(small_config, ())
+  tx = optax.adam(1e-3)
+  state = loop.init_state(small_config, model, tx, inputs)
+  step = make_train_step(model, tx, loop.loss_config(small_config))
+  state, _ = step(state, loop.make_batch(small_config, inputs, 0, 10, np.zeros((0, 2))))
+  arrays = {"state": state, "best_params": jax.tree.map(np.asarray, state.params)}
+  mngr = checkpointing.manager(str(tmp_path))
+  checkpointing.save(mngr, 1, arrays, {"seeds": [[1, 2]], "best_valid": 0.5})
+  fresh = loop.init_state(small_config, model, tx, inputs)
+  _, restored, meta = checkpointing.restore(mngr, {"state": fresh, "best_params": fresh.params})
+  for a, b in zip(jax.tree.leaves(arrays), jax.tree.leaves(restored)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  assert meta == {"seeds": [[1, 2]], "best_valid": 0.5}
+
+
+def test_cli_train_eval_export(small_config, tmp_path, capsys):
+  from selfmea_jax.main import run
+  workdir = str(tmp_path)
+  small_config.train.num_epochs = 1
+  trained = run(small_config, workdir, "train")
+  evaluated = run(small_config, workdir, "eval")
+  assert evaluated["test/h1"] == pytest.approx(trained["best"]["test/h1"])
+  with open(os.path.join(workdir, "alignment.tsv"), encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  assert lines[0].split("\t") == ["kg1_entity", "kg2_entity", "score", "mutual"]
+  assert len(lines) == 1 + len(pipeline.build(small_config)[0].kg1.names)
+  records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8")]
+  assert any("loss" in r for r in records)
+
+
+def test_cli_reports_bad_input_without_traceback(small_config, tmp_path, capsys):
+  from selfmea_jax.main import run
+  small_config.data.kind = "dbp15k"
+  small_config.data.data_dir = str(tmp_path)
+  with pytest.raises(SystemExit) as exit_info:
+    run(small_config, str(tmp_path / "w"), "train")
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith("error: ") and "Traceback" not in err
+  with pytest.raises(SystemExit):
+    run(small_config, str(tmp_path / "none"), "eval")
