@@ -13,7 +13,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from selfmea_jax import checkpointing, pipeline
+from selfmea_jax import checkpointing, pipeline, plots
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.evaluation import metrics as eval_metrics
 from selfmea_jax.models.fusion import EntityEncoder
@@ -217,4 +217,5 @@ def train_and_evaluate(config, workdir: str) -> dict:
            "train_seconds_this_run": time.time() - started, "modalities": list(modalities)}
   with open(os.path.join(workdir, "results.json"), "w", encoding="utf-8") as f:
     json.dump(final, f, indent=1)
+  plots.plot_curves(workdir)
   return final
