@@ -48,12 +48,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.eval_every_epochs = 1
   c.train.checkpoint_every_steps = 500
   c.train.keep_checkpoints = 2
+  c.train.contrastive_output = "graph" # queue contrastive loss on: graph (SelfKG) | joint
   c.train.nca_weight = 0.0             # > 0 enables pseudo-seed NCA (SelfMEA)
   c.train.seed_batch_size = 256
   c.train.iterative = False            # add mutual-NN pseudo-seeds during training
   c.train.iterate_every_epochs = 1
   c.train.iterate_window = 2           # a pair must stay mutual this many checks
-  c.train.initial_seeds = "names"      # '' | 'names': mutual NN of name embeddings
+  c.train.initial_seeds = "encoder"    # '' | 'names' | 'encoder': mutual NNs of names / untrained model
 
   c.eval = ml_collections.ConfigDict()
   c.eval.backend = "jax"               # jax (blocked) | faiss

@@ -24,7 +24,7 @@ def plot_curves(workdir: str) -> str | None:
   fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
   left.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=1)
   left.set(xlabel="step", ylabel="training loss", title="loss")
-  for key, label in (("valid/test/h1", "validation H@1"), ("test/h1", "test H@1 (test cands)"),
+  for key, label in (("valid/all/h1", "validation H@1 (all KG2)"), ("test/h1", "test H@1 (test cands)"),
                      ("all/h1", "test H@1 (all KG2)")):
     right.plot([r.get("epoch", 0) for r in evals], [r[key] for r in evals], marker="o", label=label)
   if any("seeds/precision" in r for r in evals):

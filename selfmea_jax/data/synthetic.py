@@ -17,7 +17,7 @@ from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
 @dataclasses.dataclass(frozen=True)
 class SyntheticSpec:
   num_entities: int = 2000     # entities of the shared base graph
-  num_relations: int = 40
+  num_relations: int = 10
   avg_degree: float = 6.0
   overlap: float = 0.9          # fraction of base entities kept in each copy
   edge_keep: float = 0.8        # fraction of base triples kept in each copy
@@ -27,9 +27,9 @@ class SyntheticSpec:
   name_noise: float = 0.3       # per-copy noise on names
   image_dim: int = 32
   image_coverage: float = 0.7   # fraction of entities with an image
-  image_noise: float = 0.8
+  image_noise: float = 6.0
   attribute_vocab: int = 200
-  attribute_noise: float = 0.3  # probability an attribute is flipped out / in
+  attribute_noise: float = 1.0  # each attribute flips with probability 0.1 * attribute_noise
   valid_fraction: float = 0.3
 
 

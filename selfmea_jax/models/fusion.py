@@ -46,7 +46,9 @@ class EntityEncoder(nn.Module):
     return out
 
 
-def modality_weights(params) -> dict[str, float] | None:
-  """The fusion's softmax weights by modality (None for a single-modality model)."""
-  logits = params.get("modality_logits")
-  return None if logits is None else jax.nn.softmax(logits)
+def modality_weights(params, side_modalities: tuple[str, ...]) -> dict[str, float]:
+  """The fusion's softmax weights by modality ({} for a single-modality model)."""
+  logits = params["params"].get("modality_logits")
+  if logits is None:
+    return {}
+  return dict(zip((GRAPH,) + tuple(side_modalities), map(float, jax.nn.softmax(logits))))

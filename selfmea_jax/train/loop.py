@@ -15,11 +15,16 @@ from tqdm.auto import tqdm
 
 from selfmea_jax import checkpointing, pipeline, plots
 from selfmea_jax.data.inputs import GraphInputs
+from selfmea_jax.errors import InputError
 from selfmea_jax.evaluation import metrics as eval_metrics
-from selfmea_jax.models.fusion import EntityEncoder
+from selfmea_jax.models.fusion import EntityEncoder, modality_weights
 from selfmea_jax.train import pseudo_seeds
 from selfmea_jax.train.state import TrainState, create_state
 from selfmea_jax.train.step import LossConfig, make_train_step
+
+
+# Model selection: MRR of validation sources ranked among all KG2 entities (finer than H@1).
+VALID_KEY = "valid/all/mrr"
 
 
 def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
@@ -30,7 +35,8 @@ def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
 
 def loss_config(config) -> LossConfig:
   return LossConfig(temperature=config.train.temperature, momentum=config.train.momentum,
-                    nca_weight=config.train.nca_weight)
+                    nca_weight=config.train.nca_weight,
+                    contrastive_output=config.train.contrastive_output)
 
 
 def steps_per_epoch(config, inputs: tuple[GraphInputs, GraphInputs]) -> int:
@@ -96,7 +102,7 @@ def init_state(config, model, tx, inputs) -> TrainState:
   for side, graph in enumerate(inputs):
     ids = np.random.default_rng([config.seed, 99, side]).choice(graph.num_entities, queue_len,
                                                                   replace=queue_len > graph.num_entities)
-    queues.append(_jitted_apply(model)(params, graph.gather(ids))["joint"])
+    queues.append(_jitted_apply(model)(params, graph.gather(ids))[config.train.contrastive_output])
   return create_state(params, tx, jnp.stack(queues), state_rng)
 
 
@@ -112,7 +118,7 @@ def evaluate_params(config, model, params, task, inputs) -> tuple[dict, tuple[np
   emb2 = encode_all(model, params, inputs[1], config.eval.encode_batch)
   kwargs = dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k)
   valid = validation_links(config, task)
-  results = eval_metrics.report(emb1, emb2, valid, conventions=("test",), prefix="valid/",
+  results = eval_metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/",
                                 scoring="cosine", backend=config.eval.backend)
   results.update(eval_metrics.report(emb1, emb2, task.test_links, **kwargs))
   return results, (emb1, emb2)
@@ -137,13 +143,21 @@ def _format(results: dict) -> str:
   return " ".join(f"{k}={v:.4f}" for k, v in sorted(results.items()) if "/" in k and not k.startswith("valid/"))
 
 
-def initial_seeds(config, task, inputs) -> np.ndarray:
-  if config.train.nca_weight <= 0 or not config.train.initial_seeds:
+def initial_seeds(config, task, inputs, model, params) -> np.ndarray:
+  """Label-free starting pseudo-seeds: mutual NNs of the names or of the untrained encoder."""
+  source = config.train.initial_seeds
+  if config.train.nca_weight <= 0 or not source:
     return np.zeros((0, 2), np.int32)
-  seeds = pseudo_seeds.mutual_nearest_neighbours(np.asarray(inputs[0].names), np.asarray(inputs[1].names))
+  if source == "names":
+    emb1, emb2 = np.asarray(inputs[0].names), np.asarray(inputs[1].names)
+  elif source == "encoder":
+    emb1, emb2 = (encode_all(model, params, g, config.eval.encode_batch) for g in inputs)
+  else:
+    raise InputError(f"unknown train.initial_seeds {source!r}; choose '', 'names' or 'encoder'")
+  seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2)
   gold = np.concatenate([task.valid_links, task.test_links])
-  logging.info("initial pseudo-seeds from names: %d (precision %.3f, reporting only)",
-               len(seeds), pseudo_seeds.precision(seeds, gold))
+  logging.info("initial pseudo-seeds from %s: %d (precision %.3f, reporting only)",
+               source, len(seeds), pseudo_seeds.precision(seeds, gold))
   return seeds
 
 
@@ -160,7 +174,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   state = init_state(config, model, tx, inputs)
   arrays = {"state": state, "best_params": _to_host(state.params)}
   meta = {"best_valid": -1.0, "best_epoch": 0, "best_results": {}, "history": [],
-          "seeds": initial_seeds(config, task, inputs).tolist(), "streaks": []}
+          "seeds": initial_seeds(config, task, inputs, model, state.params).tolist(), "streaks": []}
   mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)
   restored = checkpointing.restore(mngr, arrays)
   if restored is not None:
@@ -174,7 +188,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     meta["names_only"], meta["untrained"] = baseline, untrained
     logging.info("names only: %s", _format(baseline))
     logging.info("untrained encoder: %s", _format(untrained))
-    meta["best_valid"], meta["best_results"] = untrained["valid/test/h1"], untrained
+    meta["best_valid"], meta["best_results"] = untrained[VALID_KEY], untrained
     _log_line(workdir, {"step": 0, "epoch": 0, **untrained})
   seeds = np.asarray(meta["seeds"], np.int32).reshape(-1, 2)
   streaks = np.asarray(meta["streaks"], np.int32).reshape(-1, 3)
@@ -193,6 +207,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       epoch = done // per_epoch
       results, (emb1, emb2) = evaluate_params(config, model, state.params, task, inputs)
       results["epoch"], results["step"] = epoch, done
+      results.update({f"fusion/{m}": w for m, w in modality_weights(state.params, modalities).items()})
       if config.train.iterative and config.train.nca_weight > 0 and epoch % config.train.iterate_every_epochs == 0:
         proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2)
         streaks, confirmed = pseudo_seeds.confirm(streaks, proposals, config.train.iterate_window)
@@ -200,11 +215,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
         gold = np.concatenate([task.valid_links, task.test_links])
         results["seeds/count"] = len(seeds)
         results["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
-      logging.info("epoch %d: valid H@1 %.4f | %s", epoch, results["valid/test/h1"], _format(results))
+      logging.info("epoch %d: valid MRR %.4f | %s", epoch, results[VALID_KEY], _format(results))
       meta["history"].append(results)
       _log_line(workdir, results)
-      if results["valid/test/h1"] > meta["best_valid"] or not config.eval.select_best:
-        meta["best_valid"], meta["best_epoch"], meta["best_results"] = results["valid/test/h1"], epoch, results
+      if results[VALID_KEY] > meta["best_valid"] or not config.eval.select_best:
+        meta["best_valid"], meta["best_epoch"], meta["best_results"] = results[VALID_KEY], epoch, results
         arrays["best_params"] = _to_host(state.params)
     if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
       meta["seeds"], meta["streaks"] = seeds.tolist(), streaks.tolist()

@@ -20,6 +20,7 @@ class LossConfig:
   temperature: float = 0.08
   momentum: float = 0.9999
   contrastive_weight: float = 1.0
+  contrastive_output: str = "graph"   # encoder output the queue contrastive loss trains: graph | joint
   nca_weight: float = 0.0             # 0 disables the pseudo-seed NCA terms
   nca_alpha: Mapping[str, float] = dataclasses.field(
       default_factory=lambda: {GRAPH: 5.0, "relation": 15.0, "attribute": 15.0, "image": 15.0,
@@ -39,8 +40,9 @@ def loss_and_keys(params, momentum_params, queues, batch, rng, model: nn.Module,
   metrics, keys, total = {}, [], 0.0
   rngs = jax.random.split(rng, 3)
   for side, name in enumerate(("kg1", "kg2")):
-    k = jax.lax.stop_gradient(model.apply(momentum_params, batch[name], deterministic=True)["joint"])
-    q = model.apply(params, batch[name], deterministic=False, rngs={"dropout": rngs[side]})["joint"]
+    out = cfg.contrastive_output
+    k = jax.lax.stop_gradient(model.apply(momentum_params, batch[name], deterministic=True)[out])
+    q = model.apply(params, batch[name], deterministic=False, rngs={"dropout": rngs[side]})[out]
     loss = losses.queue_infonce(q, k, queues[side], cfg.temperature)
     metrics[f"contrastive/{name}"] = loss
     total = total + cfg.contrastive_weight * loss
