@@ -44,6 +44,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.momentum = 0.9999
   c.train.temperature = 0.08
   c.train.num_epochs = 5
+  c.train.data_parallel = True         # split each batch over all local devices (jit + sharding)
   c.train.log_every_steps = 100
   c.train.eval_every_epochs = 1
   c.train.checkpoint_every_steps = 500

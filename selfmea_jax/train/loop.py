@@ -18,7 +18,7 @@ from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.errors import InputError
 from selfmea_jax.evaluation import metrics as eval_metrics
 from selfmea_jax.models.fusion import EntityEncoder, modality_weights
-from selfmea_jax.train import pseudo_seeds
+from selfmea_jax.train import pseudo_seeds, sharding
 from selfmea_jax.train.state import TrainState, create_state
 from selfmea_jax.train.step import LossConfig, make_train_step
 
@@ -161,6 +161,30 @@ def initial_seeds(config, task, inputs, model, params) -> np.ndarray:
   return seeds
 
 
+def _mesh(config):
+  """The data-parallel mesh over all local devices, or None on one device / when disabled."""
+  if not config.train.data_parallel or jax.local_device_count() == 1:
+    return None
+  mesh = sharding.data_mesh()
+  sharding.check_divisible(config.train.batch_size, mesh)
+  if config.train.nca_weight > 0:
+    sharding.check_divisible(config.train.seed_batch_size, mesh, "train.seed_batch_size")
+  return mesh
+
+
+def make_step_fn(config, model, tx):
+  mesh = _mesh(config)
+  if mesh is None:
+    return make_train_step(model, tx, loss_config(config))
+  logging.info("data parallel over %d devices", mesh.size)
+  return sharding.make_sharded_train_step(model, tx, loss_config(config), mesh)
+
+
+def place_state(config, state):
+  mesh = _mesh(config)
+  return state if mesh is None else sharding.replicate(state, mesh)
+
+
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains (resuming from workdir's latest checkpoint) and returns the final results."""
   os.makedirs(workdir, exist_ok=True)
@@ -192,7 +216,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     _log_line(workdir, {"step": 0, "epoch": 0, **untrained})
   seeds = np.asarray(meta["seeds"], np.int32).reshape(-1, 2)
   streaks = np.asarray(meta["streaks"], np.int32).reshape(-1, 3)
-  step_fn = make_train_step(model, tx, loss_config(config))
+  step_fn = make_step_fn(config, model, tx)
+  state = place_state(config, state)
   started = time.time()
   progress = tqdm(range(start, total_steps), initial=start, total=total_steps, desc="training",
                   unit="step", disable=None)
