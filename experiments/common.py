@@ -1,0 +1,51 @@
+"""Helpers shared by the experiment scripts: run a config fresh, tabulate, save JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from selfmea_jax.data.dbp15k import pair_dir  # noqa: E402
+from selfmea_jax.errors import InputError  # noqa: E402
+from selfmea_jax.train import loop  # noqa: E402
+
+METRICS = ("test/h1", "test/h10", "test/mrr", "all/h1", "all/h10", "all/mrr")
+
+
+def require_dbp15k(data_dir: str, pair: str) -> bool:
+  try:
+    pair_dir(data_dir, pair)
+    return True
+  except InputError as e:
+    print(f"skipping {pair}: {e}")
+    return False
+
+
+def run_fresh(config, workdir: str) -> tuple[dict, float]:
+  """Trains from scratch in workdir (deleted first); returns (results, wall seconds)."""
+  shutil.rmtree(workdir, ignore_errors=True)
+  start = time.time()
+  results = loop.train_and_evaluate(config, workdir)
+  return results, time.time() - start
+
+
+def row(label: str, metrics: dict, seconds: float | None = None) -> str:
+  cells = [f"{metrics.get(k, float('nan')):.3f}" for k in METRICS]
+  return f"| {label} | " + " | ".join(cells) + f" | {'' if seconds is None else f'{seconds:.0f}'} |"
+
+
+def header(first: str) -> str:
+  names = ["H@1", "H@10", "MRR", "H@1 (all)", "H@10 (all)", "MRR (all)"]
+  return (f"| {first} | " + " | ".join(names) + " | wall s |\n|" + "---|" * (len(names) + 2))
+
+
+def save_json(path: str, payload) -> None:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(payload, f, indent=1)
+  print(f"wrote {path}")
