@@ -1,0 +1,7 @@
+"""SelfMEA on DBP15K ja_en: names + graph (SelfKG), relation bags, fusion, NCA, iterative."""
+
+from selfmea_jax.config_defaults import dbp15k_mea_config
+
+
+def get_config():
+  return dbp15k_mea_config("ja_en")
