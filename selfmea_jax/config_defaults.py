@@ -41,6 +41,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.batch_size = 64
   c.train.queue_batches = 64           # queue length = queue_batches * batch_size
   c.train.learning_rate = 1e-4
+  c.train.lr_schedule = "constant"     # constant | cosine (decay to 0 over training)
   c.train.momentum = 0.9999
   c.train.temperature = 0.08
   c.train.num_epochs = 5
@@ -54,6 +55,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.seed_batch_size = 256
   c.train.iterative = False            # add mutual-NN pseudo-seeds during training
   c.train.iterate_every_epochs = 1
+  c.train.seed_keep_fraction = 0.5     # keep the most confident (largest-margin) mutual NNs
   c.train.iterate_window = 2           # a pair must stay mutual this many checks
   c.train.initial_seeds = "encoder"    # '' | 'names' | 'encoder': mutual NNs of names / untrained model
 
@@ -73,11 +75,13 @@ def dbp15k_config(pair: str) -> ml_collections.ConfigDict:
   c.workdir = f"runs/{pair}"
   c.data.kind = "dbp15k"
   c.data.pair = pair
+  c.model.neighbour_scale = 1.0        # start from names + attended neighbours (tuned on ja_en)
+  c.model.dropout = 0.1
   c.train.batch_size = 64
   c.train.queue_batches = 64
-  c.train.learning_rate = 1e-4
+  c.train.learning_rate = 1e-3
   c.train.momentum = 0.999
-  c.train.num_epochs = 5
+  c.train.num_epochs = 3
   c.train.log_every_steps = 50
   c.train.checkpoint_every_steps = 300
   return c

@@ -17,8 +17,7 @@ def restore_best_params(config, workdir: str, step: int | None = None):
   """Returns (task, inputs, model, best params, meta) from the checkpoint in workdir."""
   task, inputs = pipeline.build(config)
   model = loop.make_model(config, pipeline.active_modalities(config, inputs))
-  import optax  # pylint: disable=import-outside-toplevel
-  tx = optax.adam(config.train.learning_rate)
+  tx = loop.make_optimizer(config, 1)
   state = loop.init_state(config, model, tx, inputs)
   template = {"state": state, "best_params": loop._to_host(state.params)}  # pylint: disable=protected-access
   mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)

@@ -33,6 +33,15 @@ def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
                        neighbour_scale=config.model.neighbour_scale)
 
 
+def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
+  """Adam with a constant or cosine-decayed learning rate."""
+  if config.train.lr_schedule == "constant":
+    return optax.adam(config.train.learning_rate)
+  if config.train.lr_schedule == "cosine":
+    return optax.adam(optax.cosine_decay_schedule(config.train.learning_rate, max(total_steps, 1)))
+  raise InputError(f"unknown train.lr_schedule {config.train.lr_schedule!r}; use constant | cosine")
+
+
 def loss_config(config) -> LossConfig:
   return LossConfig(temperature=config.train.temperature, momentum=config.train.momentum,
                     nca_weight=config.train.nca_weight,
@@ -154,7 +163,7 @@ def initial_seeds(config, task, inputs, model, params) -> np.ndarray:
     emb1, emb2 = (encode_all(model, params, g, config.eval.encode_batch) for g in inputs)
   else:
     raise InputError(f"unknown train.initial_seeds {source!r}; choose '', 'names' or 'encoder'")
-  seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2)
+  seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
   gold = np.concatenate([task.valid_links, task.test_links])
   logging.info("initial pseudo-seeds from %s: %d (precision %.3f, reporting only)",
                source, len(seeds), pseudo_seeds.precision(seeds, gold))
@@ -192,9 +201,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   logging.info("%s", task.describe())
   modalities = pipeline.active_modalities(config, inputs)
   model = make_model(config, modalities)
-  tx = optax.adam(config.train.learning_rate)
   per_epoch = steps_per_epoch(config, inputs)
   total_steps = per_epoch * config.train.num_epochs
+  tx = make_optimizer(config, total_steps)
   state = init_state(config, model, tx, inputs)
   arrays = {"state": state, "best_params": _to_host(state.params)}
   meta = {"best_valid": -1.0, "best_epoch": 0, "best_results": {}, "history": [],
@@ -234,7 +243,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       results["epoch"], results["step"] = epoch, done
       results.update({f"fusion/{m}": w for m, w in modality_weights(state.params, modalities).items()})
       if config.train.iterative and config.train.nca_weight > 0 and epoch % config.train.iterate_every_epochs == 0:
-        proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2)
+        proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
         streaks, confirmed = pseudo_seeds.confirm(streaks, proposals, config.train.iterate_window)
         seeds = pseudo_seeds.merge_one_to_one(seeds, confirmed)
         gold = np.concatenate([task.valid_links, task.test_links])

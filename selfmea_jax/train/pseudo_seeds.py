@@ -7,14 +7,21 @@ import numpy as np
 from selfmea_jax.evaluation import blocked
 
 
-def mutual_nearest_neighbours(emb1: np.ndarray, emb2: np.ndarray) -> np.ndarray:
-  """[n1, E], [n2, E] -> [p, 2] pairs (i, j) with j = NN(i) in KG2 and i = NN(j) in KG1."""
-  _, forward, _ = blocked.search(emb1, emb2, k=1)
+def mutual_nearest_neighbours(emb1: np.ndarray, emb2: np.ndarray, keep_fraction: float = 1.0) -> np.ndarray:
+  """[n1, E], [n2, E] -> [p, 2] pairs (i, j) with j = NN(i) in KG2 and i = NN(j) in KG1.
+
+  keep_fraction < 1 keeps only the most confident pairs: those with the largest margin
+  between the best and the second-best KG2 candidate (sorted, most confident first).
+  """
+  _, forward, scores = blocked.search(emb1, emb2, k=2)
   _, backward, _ = blocked.search(emb2, emb1, k=1)
   left = np.arange(len(emb1))
   right = forward[:, 0]
   mutual = backward[right, 0] == left
-  return np.stack([left[mutual], right[mutual]], axis=1).astype(np.int32)
+  margin = (scores[:, 0] - scores[:, 1])[mutual]
+  pairs = np.stack([left[mutual], right[mutual]], axis=1).astype(np.int32)
+  order = np.argsort(-margin, kind="stable")
+  return pairs[order[:int(np.ceil(keep_fraction * len(pairs)))]]
 
 
 def confirm(streaks: np.ndarray, proposals: np.ndarray, window: int):
@@ -42,11 +49,11 @@ def merge_one_to_one(seeds: np.ndarray, new_pairs: np.ndarray) -> np.ndarray:
 
 
 def precision(pairs: np.ndarray, gold: np.ndarray) -> float:
-  """Fraction of pairs in the gold links (for reporting only; never used in training)."""
-  if len(pairs) == 0:
-    return 0.0
-  gold_set = set(map(tuple, gold.tolist()))
-  return float(np.mean([tuple(p) in gold_set for p in pairs.tolist()]))
+  """Fraction correct among pairs whose KG1 entity has a gold link (reporting only; never
+  used in training). Entities without a gold counterpart cannot be judged, so they are left out."""
+  answer = dict(map(tuple, gold.tolist()))
+  judged = [answer[i] == j for i, j in pairs.tolist() if i in answer]
+  return float(np.mean(judged)) if judged else 0.0
 
 
 def sample_seed_batch(seeds: np.ndarray, size: int, rng: np.random.Generator):
