@@ -29,7 +29,7 @@ def _dbp15k(config):
   task = dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed)
   kwargs = {"model_path": config.data.labse_path} if config.data.name_encoder == "labse" else {}
   names = name_features(task, config.data.cache_dir, config.data.name_encoder,
-                        config.data.name_source, encoder_kwargs=kwargs)
+                        config.data.name_source, encoder_kwargs=kwargs, local_order=False)
   side = {}
   if all(config.data.image_files):
     side["image"] = tuple(images.image_features(kg, images.read_image_table(path), config.seed)[0]
@@ -63,7 +63,9 @@ def build(config) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
   for k, kg in enumerate(kgs):
     ids, mask = neighbour_table(kg.num_entities, kg.triples, config.model.num_slots, config.seed)
     chosen = {m: side[m][k] for m in config.data.modalities if m in side}
-    inputs.append(GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, side=chosen))
+    rows = kg.source_rows if config.data.kind == "dbp15k" else None  # caches are in file order
+    inputs.append(GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, side=chosen,
+                              name_rows=rows))
   return task, tuple(inputs)
 
 

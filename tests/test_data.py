@@ -95,3 +95,18 @@ def test_neighbour_table_is_undirected_and_capped():
   assert set(ids[0, 1:]) <= {1, 2, 3, 4}
   assert set(ids[1][mask[1]]) == {1, 0, 2}
   assert mask[3].sum() == 2 and ids[3, 1] == 0  # self loop ignored
+
+
+def test_gather_reads_memmap_through_row_map(tmp_path):
+  from selfmea_jax.data.inputs import GraphInputs
+  table = np.arange(12, dtype=np.float32).reshape(6, 2)
+  np.save(tmp_path / "names.npy", table)
+  names = np.load(tmp_path / "names.npy", mmap_mode="r")
+  rows = np.array([5, 3, 0, 1, 2, 4])  # local entity i lives in row rows[i]
+  ids = np.array([[0, 1], [1, 0], [2, 2], [3, 3], [4, 4], [5, 5]], np.int32)
+  graph = GraphInputs(names=names, neighbour_ids=ids, neighbour_mask=np.ones((6, 2), bool), name_rows=rows)
+  batch = graph.gather(np.array([1, 0]))
+  np.testing.assert_array_equal(batch["neighbours"][0], table[[3, 5]])
+  np.testing.assert_array_equal(batch["neighbours"][1], table[[5, 3]])
+  np.testing.assert_array_equal(graph.name_matrix(), table[rows])
+  assert isinstance(graph.names, np.memmap)

@@ -30,9 +30,13 @@ def to_file_order(values: list[str], source_rows: np.ndarray) -> list[str]:
 
 
 def name_features(task: AlignmentTask, cache_dir: str, encoder: str, source: str = "uri",
-                  batch_size: int = 256, encoder_kwargs: dict | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-  """Returns ([n1, d], [n2, d]) unit-norm name embeddings in local order (cached on disk)."""
+                  batch_size: int = 256, encoder_kwargs: dict | None = None,
+                  local_order: bool = True) -> tuple[np.ndarray, np.ndarray]:
+  """Unit-norm name embeddings of both KGs, computed once and cached on disk.
+
+  local_order=True returns in-memory [n_k, d] arrays in local-index order; False returns
+  the memory-mapped caches in source-file order (index them with kg.source_rows).
+  """
   kind = f"name-{encoder}-{source}"
   out, make = [], None
   for side, kg in ((1, task.kg1), (2, task.kg2)):
@@ -45,5 +49,5 @@ def name_features(task: AlignmentTask, cache_dir: str, encoder: str, source: str
       features = text_encoders.encode_in_batches(make, names, batch_size,
                                                  desc=f"{encoder} names KG{side}")
       cache.save_features(stem, features, expected)
-    out.append(np.asarray(features[kg.source_rows]))
+    out.append(np.asarray(features[kg.source_rows]) if local_order else features)
   return out[0], out[1]

@@ -135,7 +135,7 @@ def evaluate_params(config, model, params, task, inputs) -> tuple[dict, tuple[np
 
 def names_only_report(config, task, inputs) -> dict:
   kwargs = dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k)
-  return eval_metrics.report(np.asarray(inputs[0].names), np.asarray(inputs[1].names),
+  return eval_metrics.report(inputs[0].name_matrix(), inputs[1].name_matrix(),
                              task.test_links, **kwargs)
 
 
@@ -158,7 +158,7 @@ def initial_seeds(config, task, inputs, model, params) -> np.ndarray:
   if config.train.nca_weight <= 0 or not source:
     return np.zeros((0, 2), np.int32)
   if source == "names":
-    emb1, emb2 = np.asarray(inputs[0].names), np.asarray(inputs[1].names)
+    emb1, emb2 = inputs[0].name_matrix(), inputs[1].name_matrix()
   elif source == "encoder":
     emb1, emb2 = (encode_all(model, params, g, config.eval.encode_batch) for g in inputs)
   else:
