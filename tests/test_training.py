@@ -88,3 +88,22 @@ def test_cli_reports_bad_input_without_traceback(small_config, tmp_path, capsys)
   assert err.startswith("error: ") and "Traceback" not in err
   with pytest.raises(SystemExit):
     run(small_config, str(tmp_path / "none"), "eval")
+
+
+def test_ctrl_c_checkpoints_and_resume_matches(small_config, tmp_path, monkeypatch):
+  full = loop.train_and_evaluate(small_config, str(tmp_path / "full"))
+  real_make_batch = loop.make_batch
+
+  def interrupting(config, inputs, step, per_epoch, seeds):
+    if step == 13:
+      raise KeyboardInterrupt
+    return real_make_batch(config, inputs, step, per_epoch, seeds)
+
+  monkeypatch.setattr(loop, "make_batch", interrupting)
+  with pytest.raises(KeyboardInterrupt):
+    loop.train_and_evaluate(small_config, str(tmp_path / "ctrl_c"))
+  monkeypatch.setattr(loop, "make_batch", real_make_batch)
+  mngr = checkpointing.manager(str(tmp_path / "ctrl_c"))
+  assert mngr.latest_step() == 13  # saved on interrupt, not only at the periodic step 7
+  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "ctrl_c"))
+  assert resumed["best"] == full["best"] and resumed["last"] == full["last"]

@@ -194,6 +194,58 @@ def place_state(config, state):
   return state if mesh is None else sharding.replicate(state, mesh)
 
 
+def _end_of_epoch(config, model, task, inputs, state, modalities, epoch, done, seeds, streaks,
+                  meta, arrays, workdir):
+  """Evaluates, grows the pseudo-seeds (iterative learning) and keeps the best parameters."""
+  results, (emb1, emb2) = evaluate_params(config, model, state.params, task, inputs)
+  results["epoch"], results["step"] = epoch, done
+  results.update({f"fusion/{m}": w for m, w in modality_weights(state.params, modalities).items()})
+  if config.train.iterative and config.train.nca_weight > 0 and epoch % config.train.iterate_every_epochs == 0:
+    proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
+    streaks, confirmed = pseudo_seeds.confirm(streaks, proposals, config.train.iterate_window)
+    seeds = pseudo_seeds.merge_one_to_one(seeds, confirmed)
+    gold = np.concatenate([task.valid_links, task.test_links])
+    results["seeds/count"] = len(seeds)
+    results["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
+  logging.info("epoch %d: valid MRR %.4f | %s", epoch, results[VALID_KEY], _format(results))
+  meta["history"].append(results)
+  _log_line(workdir, results)
+  if results[VALID_KEY] > meta["best_valid"] or not config.eval.select_best:
+    meta["best_valid"], meta["best_epoch"], meta["best_results"] = results[VALID_KEY], epoch, results
+    arrays["best_params"] = _to_host(state.params)
+  return seeds, streaks
+
+
+def _save(mngr, step, state, arrays, meta, seeds, streaks):
+  meta["seeds"], meta["streaks"] = seeds.tolist(), streaks.tolist()
+  arrays["state"] = state
+  checkpointing.save(mngr, step, arrays, meta)
+
+
+def _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, per_epoch, saved_step) -> int:
+  """Checkpoints the last completed step unless that is unsafe: at an epoch boundary the
+  evaluation / pseudo-seed update may be half done, and a step in flight may have consumed
+  (donated) the state's buffers. Returns the step the run will resume from."""
+  try:
+    completed = int(jax.device_get(state.step))
+  except RuntimeError:  # buffers donated to an interrupted step
+    return saved_step
+  if completed > saved_step and completed % per_epoch != 0:
+    _save(mngr, completed, state, arrays, meta, seeds, streaks)
+    return completed
+  return saved_step
+
+
+def _truncate_log(workdir: str, step: int) -> None:
+  """Drops metrics.jsonl records after `step` (written before an interruption)."""
+  path = os.path.join(workdir, "metrics.jsonl")
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+    with open(path, "w", encoding="utf-8") as f:
+      f.writelines(kept)
+
+
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains (resuming from workdir's latest checkpoint) and returns the final results."""
   os.makedirs(workdir, exist_ok=True)
@@ -213,6 +265,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if restored is not None:
     start, arrays, meta = restored
     state = arrays["state"]
+    _truncate_log(workdir, start)
     logging.info("resumed from step %d", start)
   else:
     start = 0
@@ -230,35 +283,27 @@ def train_and_evaluate(config, workdir: str) -> dict:
   started = time.time()
   progress = tqdm(range(start, total_steps), initial=start, total=total_steps, desc="training",
                   unit="step", disable=None)
-  for step in progress:
-    state, step_metrics = step_fn(state, make_batch(config, inputs, step, per_epoch, seeds))
-    done = step + 1
-    if done % config.train.log_every_steps == 0:
-      scalars = {k: float(v) for k, v in step_metrics.items()}
-      progress.set_postfix(loss=f"{scalars['loss']:.4f}")
-      _log_line(workdir, {"step": done, **scalars})
-    if done % per_epoch == 0 and (done // per_epoch) % config.train.eval_every_epochs == 0:
-      epoch = done // per_epoch
-      results, (emb1, emb2) = evaluate_params(config, model, state.params, task, inputs)
-      results["epoch"], results["step"] = epoch, done
-      results.update({f"fusion/{m}": w for m, w in modality_weights(state.params, modalities).items()})
-      if config.train.iterative and config.train.nca_weight > 0 and epoch % config.train.iterate_every_epochs == 0:
-        proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
-        streaks, confirmed = pseudo_seeds.confirm(streaks, proposals, config.train.iterate_window)
-        seeds = pseudo_seeds.merge_one_to_one(seeds, confirmed)
-        gold = np.concatenate([task.valid_links, task.test_links])
-        results["seeds/count"] = len(seeds)
-        results["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
-      logging.info("epoch %d: valid MRR %.4f | %s", epoch, results[VALID_KEY], _format(results))
-      meta["history"].append(results)
-      _log_line(workdir, results)
-      if results[VALID_KEY] > meta["best_valid"] or not config.eval.select_best:
-        meta["best_valid"], meta["best_epoch"], meta["best_results"] = results[VALID_KEY], epoch, results
-        arrays["best_params"] = _to_host(state.params)
-    if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
-      meta["seeds"], meta["streaks"] = seeds.tolist(), streaks.tolist()
-      arrays["state"] = state
-      checkpointing.save(mngr, done, arrays, meta)
+  saved_step = start
+  try:
+    for step in progress:
+      state, step_metrics = step_fn(state, make_batch(config, inputs, step, per_epoch, seeds))
+      done = step + 1
+      if done % config.train.log_every_steps == 0:
+        scalars = {k: float(v) for k, v in step_metrics.items()}
+        progress.set_postfix(loss=f"{scalars['loss']:.4f}")
+        _log_line(workdir, {"step": done, **scalars})
+      if done % per_epoch == 0 and (done // per_epoch) % config.train.eval_every_epochs == 0:
+        seeds, streaks = _end_of_epoch(config, model, task, inputs, state, modalities, done // per_epoch,
+                                       done, seeds, streaks, meta, arrays, workdir)
+      if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
+        _save(mngr, done, state, arrays, meta, seeds, streaks)
+        saved_step = done
+  except KeyboardInterrupt:
+    progress.close()
+    saved_step = _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, per_epoch, saved_step)
+    logging.warning("interrupted: checkpoint at step %d in %s; rerun the same command to resume",
+                    saved_step, workdir)
+    raise
   progress.close()
   final = {"names_only": meta.get("names_only", {}), "untrained": meta.get("untrained", {}),
            "best_epoch": meta["best_epoch"], "best": meta["best_results"],
