@@ -75,6 +75,7 @@ def test_cli_train_eval_export(small_config, tmp_path, capsys):
   assert len(lines) == 1 + len(pipeline.build(small_config)[0].kg1.names)
   records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8")]
   assert any("loss" in r for r in records)
+  assert os.path.getsize(os.path.join(workdir, "curves.png")) > 1000
 
 
 def test_cli_reports_bad_input_without_traceback(small_config, tmp_path, capsys):
