@@ -41,8 +41,24 @@ def peak_rss_gb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def random_names(n: int, dim: int, rng, path: str | None = None, chunk: int = 100_000) -> np.ndarray:
+def rss_gb() -> dict:
+  """Current resident memory split into anonymous (heap: real copies) and file-backed
+  (memory-mapped pages, reclaimable page cache), from /proc/self/status."""
+  out = {}
+  with open("/proc/self/status", encoding="utf-8") as f:
+    for line in f:
+      if line.startswith(("RssAnon:", "RssFile:")):
+        out[line.split(":")[0]] = int(line.split()[1]) / 2**20
+  return out
+
+
+def random_names(n: int, dim: int, rng, path: str | None = None, chunk: int = 100_000,
+                 reuse: bool = False) -> np.ndarray:
   """[n, dim] unit rows, in memory or written chunkwise to a memory-mapped .npy."""
+  if path and reuse and os.path.exists(path):
+    existing = np.load(path, mmap_mode="r")
+    if existing.shape == (n, dim):
+      return existing
   out = (np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
          if path else np.empty((n, dim), np.float32))
   for start in range(0, n, chunk):
@@ -108,6 +124,7 @@ def main():
   parser.add_argument("--full_eval_up_to", type=int, default=20_000,
                       help="larger sizes time a sample of queries and extrapolate")
   parser.add_argument("--sample_queries", type=int, default=2048)
+  parser.add_argument("--reuse_memmaps", action="store_true", help="reuse existing 1m .npy files")
   parser.add_argument("--tmp", default=tempfile.gettempdir(), help="where the 1m memmaps go")
   parser.add_argument("--out", default="experiments/results/bench.json")
   args = parser.parse_args()
@@ -120,7 +137,7 @@ def main():
     t = time.perf_counter()
     for side in (1, 2):
       path = os.path.join(args.tmp, f"bench_names_{size}_kg{side}.npy") if stream else None
-      names = random_names(n, args.dim, rng, path)
+      names = random_names(n, args.dim, rng, path, reuse=args.reuse_memmaps)
       ids, mask = random_graph(n, 6.0, 20, rng)
       graphs.append(GraphInputs(names=names, neighbour_ids=ids, neighbour_mask=mask))
     setup = time.perf_counter() - t
@@ -128,12 +145,15 @@ def main():
               "setup_seconds": setup, "training": [], "eval": []}
     for batch_size in map(int, args.batch_sizes.split(",")):
       result = bench_training(tuple(graphs), batch_size, args.steps)
+      result["rss_after_gb"] = rss_gb()
       record["training"].append(result)
       lines.append(f"| {size} | train B={batch_size} | {result['steps_per_s']:.1f} steps/s, "
                    f"{result['entities_per_s']:.0f} entities/s (host gather "
-                   f"{100 * result['host_gather_fraction']:.0f}%) | {peak_rss_gb():.1f} |")
+                   f"{100 * result['host_gather_fraction']:.0f}%); RSS now: anon "
+                   f"{result['rss_after_gb'].get('RssAnon', 0):.1f}, file "
+                   f"{result['rss_after_gb'].get('RssFile', 0):.1f} | {peak_rss_gb():.1f} |")
       print(lines[-1], flush=True)
-    for backend in args.backends.split(","):
+    for backend in filter(None, args.backends.split(",")):
       max_queries = None if n <= args.full_eval_up_to else args.sample_queries
       result = bench_eval(graphs[0].names, graphs[1].names, backend, max_queries)
       record["eval"].append(result)
