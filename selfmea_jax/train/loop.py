@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -53,11 +54,18 @@ def steps_per_epoch(config, inputs: tuple[GraphInputs, GraphInputs]) -> int:
   return -(-n // config.train.batch_size)
 
 
+@functools.lru_cache(maxsize=4)
+def _epoch_permutation(seed: int, epoch: int, side: int, num_entities: int) -> np.ndarray:
+  perm = np.random.default_rng([seed, epoch, side]).permutation(num_entities)
+  perm.flags.writeable = False
+  return perm
+
+
 def batch_ids(seed: int, step: int, side: int, num_entities: int, batch_size: int,
               per_epoch: int) -> np.ndarray:
   """Entity ids of one KG for `step`: a fresh seeded permutation each epoch, cycled."""
   epoch, index = divmod(step, per_epoch)
-  perm = np.random.default_rng([seed, epoch, side]).permutation(num_entities)
+  perm = _epoch_permutation(seed, epoch, side, num_entities)
   positions = (index * batch_size + np.arange(batch_size)) % num_entities
   return perm[positions]
 
