@@ -19,7 +19,7 @@ def restore_best_params(config, workdir: str, step: int | None = None):
   model = loop.make_model(config, pipeline.active_modalities(config, inputs))
   tx = loop.make_optimizer(config, 1)
   state = loop.init_state(config, model, tx, inputs)
-  template = {"state": state, "best_params": loop._to_host(state.params)}  # pylint: disable=protected-access
+  template = {"state": state, "best_params": loop.to_host(state.params)}
   mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)
   if step is not None and step not in mngr.all_steps():
     raise InputError(f"no checkpoint at step {step}; available: {list(mngr.all_steps())}", workdir)

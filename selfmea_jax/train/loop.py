@@ -147,7 +147,7 @@ def names_only_report(config, task, inputs) -> dict:
                              task.test_links, **kwargs)
 
 
-def _to_host(tree):
+def to_host(tree):
   return jax.tree.map(np.asarray, tree)
 
 
@@ -220,7 +220,7 @@ def _end_of_epoch(config, model, task, inputs, state, modalities, epoch, done, s
   _log_line(workdir, results)
   if results[VALID_KEY] > meta["best_valid"] or not config.eval.select_best:
     meta["best_valid"], meta["best_epoch"], meta["best_results"] = results[VALID_KEY], epoch, results
-    arrays["best_params"] = _to_host(state.params)
+    arrays["best_params"] = to_host(state.params)
   return seeds, streaks
 
 
@@ -265,7 +265,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   total_steps = per_epoch * config.train.num_epochs
   tx = make_optimizer(config, total_steps)
   state = init_state(config, model, tx, inputs)
-  arrays = {"state": state, "best_params": _to_host(state.params)}
+  arrays = {"state": state, "best_params": to_host(state.params)}
   meta = {"best_valid": -1.0, "best_epoch": 0, "best_results": {}, "history": [],
           "seeds": initial_seeds(config, task, inputs, model, state.params).tolist(), "streaks": []}
   mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)
