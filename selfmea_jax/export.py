@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-
-import numpy as np
 
 from selfmea_jax import checkpointing, pipeline
 from selfmea_jax.errors import InputError
@@ -40,13 +37,10 @@ def evaluate_checkpoint(config, workdir: str, step: int | None = None) -> dict:
 def export_alignment(config, workdir: str, step: int | None = None) -> str:
   """Writes <workdir>/alignment.tsv: kg1 uri, predicted kg2 uri, cosine, mutual (0/1)."""
   task, inputs, model, params, _ = restore_best_params(config, workdir, step)
-  emb1 = loop.encode_all(model, params, inputs[0], config.eval.encode_batch)
-  emb2 = loop.encode_all(model, params, inputs[1], config.eval.encode_batch)
-  _, forward, scores = blocked.search(emb1, emb2, k=1)
-  _, backward, _ = blocked.search(emb2, emb1, k=1)
+  forward, scores, backward = blocked.nearest_both_ways(*loop.encode_pair(config, model, params, inputs))
   path = os.path.join(workdir, "alignment.tsv")
   with open(path, "w", encoding="utf-8") as f:
     f.write("kg1_entity\tkg2_entity\tscore\tmutual\n")
     for i, (j, s) in enumerate(zip(forward[:, 0], scores[:, 0])):
-      f.write(f"{task.kg1.uris[i]}\t{task.kg2.uris[j]}\t{s:.6f}\t{int(backward[j, 0] == i)}\n")
+      f.write(f"{task.kg1.uris[i]}\t{task.kg2.uris[j]}\t{s:.6f}\t{int(backward[j] == i)}\n")
   return path

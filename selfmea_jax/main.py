@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from selfmea_jax.errors import InputError, exit_on_input_error
+from selfmea_jax.errors import exit_on_input_error
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: config.workdir).")

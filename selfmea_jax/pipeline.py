@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
-
 from selfmea_jax.data import dbp15k
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.kg import AlignmentTask

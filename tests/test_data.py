@@ -1,7 +1,6 @@
 """Loaders: DBP15K format, strict errors with file:line, synthetic generator, neighbourhoods."""
 
 import os
-import shutil
 
 import numpy as np
 import pytest

@@ -60,8 +60,11 @@ def search(queries: np.ndarray, candidates: np.ndarray, targets: np.ndarray | No
   k = min(k, nc)
   bias = np.zeros(nc, np.float32) if candidate_bias is None else np.asarray(candidate_bias, np.float32)
   q = np.asarray(queries, np.float32)
-  tgt = np.zeros(nq, np.int64) if targets is None else np.asarray(targets, np.int64)
-  target_scores = np.einsum("ij,ij->i", q, np.asarray(candidates[tgt], np.float32)) - bias[tgt]
+  if targets is None:  # top-k only: no target to gather, nothing to count
+    tgt, target_scores = np.full(nq, -1, np.int64), np.full(nq, np.inf, np.float32)
+  else:
+    tgt = np.asarray(targets, np.int64)
+    target_scores = np.einsum("ij,ij->i", q, np.asarray(candidates[tgt], np.float32)) - bias[tgt]
   bq = min(query_block, nq)
   shape = (-1, bq)
   q_blocks = jnp.asarray(_pad_rows(q, bq).reshape(shape + q.shape[1:]))
@@ -80,6 +83,17 @@ def search(queries: np.ndarray, candidates: np.ndarray, targets: np.ndarray | No
   top_scores, top_ids, counts = (np.asarray(x).reshape((nb * bq,) + x.shape[2:])[:nq] for x in carry)
   ranks = counts + 1 if targets is not None else None
   return ranks, top_ids, top_scores
+
+
+def nearest_both_ways(emb1: np.ndarray, emb2: np.ndarray, k: int = 1):
+  """Forward top-k of each KG1 row in KG2 and the top-1 of each KG2 row in KG1.
+
+  Returns (forward_ids [n1, k], forward_scores [n1, k], backward_ids [n2]); pair (i, j) is a
+  mutual nearest neighbour when j = forward_ids[i, 0] and backward_ids[j] = i.
+  """
+  _, forward_ids, forward_scores = search(emb1, emb2, k=k)
+  _, backward_ids, _ = search(emb2, emb1, k=1)
+  return forward_ids, forward_scores, backward_ids[:, 0]
 
 
 def mean_topk_similarity(queries: np.ndarray, candidates: np.ndarray, k: int, **kwargs) -> np.ndarray:

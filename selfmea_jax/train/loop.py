@@ -99,6 +99,11 @@ def encode_all(model, params, graph: GraphInputs, batch: int = 2048, output: str
   return np.concatenate(chunks)
 
 
+def encode_pair(config, model, params, inputs) -> tuple[np.ndarray, np.ndarray]:
+  """([n1, E], [n2, E]) joint embeddings of both KGs."""
+  return tuple(encode_all(model, params, graph, config.eval.encode_batch) for graph in inputs)
+
+
 _APPLY_CACHE = {}
 
 
@@ -131,8 +136,7 @@ def validation_links(config, task) -> np.ndarray:
 
 def evaluate_params(config, model, params, task, inputs) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
   """Validation H@1 (selection only) and the test report under both conventions."""
-  emb1 = encode_all(model, params, inputs[0], config.eval.encode_batch)
-  emb2 = encode_all(model, params, inputs[1], config.eval.encode_batch)
+  emb1, emb2 = encode_pair(config, model, params, inputs)
   kwargs = dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k)
   valid = validation_links(config, task)
   results = eval_metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/",
@@ -168,7 +172,7 @@ def initial_seeds(config, task, inputs, model, params) -> np.ndarray:
   if source == "names":
     emb1, emb2 = inputs[0].name_matrix(), inputs[1].name_matrix()
   elif source == "encoder":
-    emb1, emb2 = (encode_all(model, params, g, config.eval.encode_batch) for g in inputs)
+    emb1, emb2 = encode_pair(config, model, params, inputs)
   else:
     raise InputError(f"unknown train.initial_seeds {source!r}; choose '', 'names' or 'encoder'")
   seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)

@@ -13,11 +13,10 @@ def mutual_nearest_neighbours(emb1: np.ndarray, emb2: np.ndarray, keep_fraction:
   keep_fraction < 1 keeps only the most confident pairs: those with the largest margin
   between the best and the second-best KG2 candidate (sorted, most confident first).
   """
-  _, forward, scores = blocked.search(emb1, emb2, k=2)
-  _, backward, _ = blocked.search(emb2, emb1, k=1)
+  forward, scores, backward = blocked.nearest_both_ways(emb1, emb2, k=2)
   left = np.arange(len(emb1))
   right = forward[:, 0]
-  mutual = backward[right, 0] == left
+  mutual = backward[right] == left
   margin = (scores[:, 0] - scores[:, 1])[mutual]
   pairs = np.stack([left[mutual], right[mutual]], axis=1).astype(np.int32)
   order = np.argsort(-margin, kind="stable")
