@@ -66,6 +66,29 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.valid_size = 1000             # validation links sampled for model selection
   c.eval.select_best = True            # report the epoch best on validation
   c.eval.encode_batch = 2048
+
+  # The label-free aligner (selfmea_jax/align): used by `main` when align.enabled.
+  c.align = ml_collections.ConfigDict()
+  c.align.enabled = False
+  c.align.views = ("use:uri",)          # <encoder>:<source>; encoder use|e5|labse|hash|literal|given
+  c.align.view_weights = ()             # () = equal; else one non-negative weight per view
+  c.align.hop_weights = (1.0, 1.0, 1.0) # weight of hops 0..H of every view (normalised)
+  c.align.literal_dim = 1024            # width of the random projection of the n-gram TF-IDF
+  c.align.candidates_k = 50             # top-k each way: the sparse candidate graph
+  c.align.scoring = "sinkhorn"          # cosine | csls | sinkhorn (ranks for H@10 / MRR)
+  c.align.assignment = "hungarian"      # greedy | hungarian (the decoded alignment, H@1)
+  c.align.csls_k = 10
+  c.align.sinkhorn_temperature = 0.02
+  c.align.sinkhorn_iterations = 100
+  c.align.consistency_weight = 0.0     # neighbour-consistency refinement (0 = off)
+  c.align.consistency_rounds = 0
+  c.align.conventions = ("test", "all")
+  c.align.self_training_rounds = 1      # 0 = decoding only
+  c.align.seed_keep_fraction = 1.0      # of the decoded pairs that are mutual best (by margin)
+  c.align.train_view = "use:uri"        # the trainer's name input
+  c.align.train_epochs = 2
+  c.align.train_nca_weight = 1.0
+  c.align.trained_view_weight = 1.0     # relative to the average name view
   return c
 
 
@@ -99,4 +122,20 @@ def dbp15k_mea_config(pair: str) -> ml_collections.ConfigDict:
   c.train.iterative = True
   c.train.iterate_every_epochs = 1
   c.train.initial_seeds = "encoder"
+  return c
+
+
+def dbp15k_align_config(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
+  """The label-free aligner on one DBP15K pair; hyper-parameters chosen on the ja_en
+  validation pool only (BUILD_NOTES.md). translated: add the machine-translated name views."""
+  c = dbp15k_mea_config(pair)
+  c.workdir = f"runs/{pair}_best" + ("_translated" if translated else "")
+  c.align.enabled = True
+  c.align.views = ("use:uri", "e5:uri")
+  if translated:
+    c.align.views += ("use:translated", "e5:translated", "literal:translated")
+  c.align.train_view = "e5:translated" if translated else "e5:uri"
+  c.align.sinkhorn_temperature = 0.005
+  c.align.consistency_weight = 0.1
+  c.align.consistency_rounds = 1
   return c

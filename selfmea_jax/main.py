@@ -26,7 +26,10 @@ _STEP = flags.DEFINE_integer("step", None, "Checkpoint step for eval/export (def
 def run(config, workdir: str, mode: str, step: int | None = None) -> dict:
   from selfmea_jax import export  # pylint: disable=import-outside-toplevel
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
-  if mode == "train":
+  if config.align.enabled:  # the full aligner; its trainer resumes from workdir's checkpoints
+    from selfmea_jax.align import run as align_run  # pylint: disable=import-outside-toplevel
+    results = {k: v for k, v in align_run.align(config, workdir).items() if not k.startswith("_")}
+  elif mode == "train":
     results = loop.train_and_evaluate(config, workdir)
     export.export_alignment(config, workdir, step=None)
   elif mode == "eval":

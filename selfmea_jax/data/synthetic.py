@@ -31,6 +31,8 @@ class SyntheticSpec:
   attribute_vocab: int = 200
   attribute_noise: float = 1.0  # each attribute flips with probability 0.1 * attribute_noise
   valid_fraction: float = 0.3
+  name_syllables: int = 16      # syllable inventory of the entities' surface names
+  spelling_noise: float = 0.2   # per-copy probability that a character of a name is changed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,22 @@ def _base_triples(spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
   rels = rng.integers(0, spec.num_relations, num_edges)
   triples = np.stack([heads, rels, tails], axis=1)[keep]
   return np.unique(triples, axis=0)
+
+
+_CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
+
+
+def _surface_names(spec: SyntheticSpec, rng: np.random.Generator) -> list[str]:
+  """[n] pronounceable names of 2-3 syllables from a small inventory (many near-collisions)."""
+  inventory = [rng.choice(list(_CONSONANTS)) + rng.choice(list(_VOWELS)) for _ in range(spec.name_syllables)]
+  lengths = rng.integers(2, 4, spec.num_entities)
+  return ["".join(inventory[s] for s in rng.integers(0, len(inventory), n)).capitalize() for n in lengths]
+
+
+def _misspell(name: str, noise: float, rng: np.random.Generator) -> str:
+  """Each character replaced by a random letter with probability `noise`."""
+  letters = "abcdefghijklmnopqrstuvwxyz"
+  return "".join(rng.choice(list(letters)) if rng.random() < noise else ch for ch in name)
 
 
 def _copy(spec, rng, base_triples, true_names, true_images, true_attrs, side):
@@ -98,6 +116,10 @@ def make_synthetic_pair(spec: SyntheticSpec = SyntheticSpec(), seed: int = 0) ->
   true_attrs = rng.random((n, spec.attribute_vocab)) < 0.05
   triples = _base_triples(spec, rng)
   copies = [_copy(spec, rng, triples, true_names, true_images, true_attrs, side) for side in (1, 2)]
+  spelling_rng = np.random.default_rng([seed, 17])  # own stream: the other draws are unchanged
+  surface = _surface_names(spec, spelling_rng)
+  copies = [(dataclasses.replace(c[0], names=[_misspell(surface[b], spec.spelling_noise, spelling_rng)
+                                              for b in c[5]]),) + c[1:] for c in copies]
   base_ids1, base_ids2 = copies[0][5], copies[1][5]
   local2 = np.full(n, -1)
   local2[base_ids2] = np.arange(len(base_ids2))

@@ -164,18 +164,22 @@ def _format(results: dict) -> str:
   return " ".join(f"{k}={v:.4f}" for k, v in sorted(results.items()) if "/" in k and not k.startswith("valid/"))
 
 
-def initial_seeds(config, task, inputs, model, params) -> np.ndarray:
-  """Label-free starting pseudo-seeds: mutual NNs of the names or of the untrained encoder."""
+def initial_seeds(config, task, inputs, model, params, given: np.ndarray | None = None) -> np.ndarray:
+  """Label-free starting pseudo-seeds: mutual NNs of the names or of the untrained encoder,
+  or `given` pairs (e.g. the aligner's decoded alignment)."""
   source = config.train.initial_seeds
   if config.train.nca_weight <= 0 or not source:
     return np.zeros((0, 2), np.int32)
-  if source == "names":
+  if given is not None:
+    seeds, source = np.asarray(given, np.int32).reshape(-1, 2), "the given alignment"
+  elif source == "names":
     emb1, emb2 = inputs[0].name_matrix(), inputs[1].name_matrix()
   elif source == "encoder":
     emb1, emb2 = encode_pair(config, model, params, inputs)
   else:
     raise InputError(f"unknown train.initial_seeds {source!r}; choose '', 'names' or 'encoder'")
-  seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
+  if given is None:
+    seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
   gold = np.concatenate([task.valid_links, task.test_links])
   logging.info("initial pseudo-seeds from %s: %d (precision %.3f, reporting only)",
                source, len(seeds), pseudo_seeds.precision(seeds, gold))
@@ -260,6 +264,13 @@ def _truncate_log(workdir: str, step: int) -> None:
 
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains (resuming from workdir's latest checkpoint) and returns the final results."""
+  return train(config, workdir)[0]
+
+
+def train(config, workdir: str, given_seeds: np.ndarray | None = None):
+  """Trains (resuming from workdir's latest checkpoint). given_seeds: [p, 2] starting
+  pseudo-seeds instead of train.initial_seeds' own. Returns (results, model, best params,
+  task, inputs)."""
   os.makedirs(workdir, exist_ok=True)
   task, inputs = pipeline.build(config)
   logging.info("%s", task.describe())
@@ -271,7 +282,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   state = init_state(config, model, tx, inputs)
   arrays = {"state": state, "best_params": to_host(state.params)}
   meta = {"best_valid": -1.0, "best_epoch": 0, "best_results": {}, "history": [],
-          "seeds": initial_seeds(config, task, inputs, model, state.params).tolist(), "streaks": []}
+          "seeds": initial_seeds(config, task, inputs, model, state.params, given_seeds).tolist(),
+          "streaks": []}
   mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)
   restored = checkpointing.restore(mngr, arrays)
   if restored is not None:
@@ -324,4 +336,4 @@ def train_and_evaluate(config, workdir: str) -> dict:
   with open(os.path.join(workdir, "results.json"), "w", encoding="utf-8") as f:
     json.dump(final, f, indent=1)
   plots.plot_curves(workdir)
-  return final
+  return final, model, arrays["best_params"], task, inputs

@@ -1,0 +1,45 @@
+"""Neighbour-consistency refinement of candidate scores (label-free, sparse).
+
+Given pairs believed aligned (e.g. the confident part of a decoded alignment), a candidate
+(i, j) is supported by every neighbour i' of i whose partner is a neighbour of j:
+  support(i, j) = |{i' in N1(i) : pair(i') in N2(j)}| / sqrt(|N1(i)| |N2(j)|).
+Computed as (A1 P A2)[i, j] on the candidate entries only (P = the pairs' 0/1 matrix).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+
+from selfmea_jax.align.candidates import CandidateGraph
+
+
+def adjacency(num_entities: int, triples: np.ndarray) -> scipy.sparse.csr_matrix:
+  """[n, n] 0/1 symmetric adjacency of the undirected entity graph, no self loops."""
+  heads, tails = triples[:, 0].astype(np.int64), triples[:, 2].astype(np.int64)
+  keep = heads != tails
+  rows = np.concatenate([heads[keep], tails[keep]])
+  cols = np.concatenate([tails[keep], heads[keep]])
+  matrix = scipy.sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                                   shape=(num_entities, num_entities))
+  matrix.data[:] = 1.0  # duplicates summed -> back to 0/1
+  return matrix
+
+
+def neighbour_support(graph: CandidateGraph, pairs: np.ndarray, adjacency1, adjacency2,
+                      row_ids: np.ndarray | None = None, col_ids: np.ndarray | None = None) -> np.ndarray:
+  """[e] support of each candidate entry by the [p, 2] pairs (KG-wide indices; 0 when none).
+
+  row_ids [num_rows] / col_ids [num_cols]: the KG entity of each graph row / column when the
+  graph covers a subset (e.g. the test entities); None = the identity.
+  """
+  n1, n2 = adjacency1.shape[0], adjacency2.shape[0]
+  row_ids = np.arange(n1) if row_ids is None else np.asarray(row_ids)
+  col_ids = np.arange(n2) if col_ids is None else np.asarray(col_ids)
+  pair_matrix = scipy.sparse.csr_matrix(
+      (np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n1, n2))
+  supported = (adjacency1[row_ids] @ pair_matrix @ adjacency2[:, col_ids]).tocsr()
+  counts = np.asarray(supported[graph.rows, graph.cols], np.float32).ravel()
+  degree1 = np.asarray(adjacency1.sum(axis=1), np.float32).ravel()[row_ids]
+  degree2 = np.asarray(adjacency2.sum(axis=1), np.float32).ravel()[col_ids]
+  return counts / np.sqrt(np.maximum(degree1[graph.rows] * degree2[graph.cols], 1.0))

@@ -1,0 +1,31 @@
+"""Fusion of views and hops into one embedding whose dot product is a weighted sum of cosines.
+
+For views v with weights w_v and hops h with weights a_h (each set normalised to sum 1),
+F = concat_{v,h} sqrt(w_v a_h) normalise(A_hat^h X_v), so F1[i] . F2[j] =
+sum_{v,h} w_v a_h cos(A_hat^h X_v[i], A_hat^h Y_v[j]) and every row of F has unit norm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from selfmea_jax.align.propagation import propagate
+from selfmea_jax.errors import InputError
+
+
+def normalised_weights(values, count: int, what: str) -> np.ndarray:
+  """Non-negative weights summing to 1; an empty sequence means equal weights."""
+  w = np.ones(count) if len(values) == 0 else np.asarray(values, np.float64)
+  if w.shape != (count,) or (w < 0).any() or w.sum() <= 0:
+    raise InputError(f"{what}: need {count} non-negative weights with a positive sum, got {tuple(values)}")
+  return w / w.sum()
+
+
+def fuse(views: list[np.ndarray], edges, view_weights, hop_weights) -> np.ndarray:
+  """One KG: views [[n, d_v]], adjacency edges -> [n, sum_v d_v * len(hop_weights)] unit rows."""
+  blocks = []
+  for x, w in zip(views, view_weights):
+    for h, a in zip(propagate(x, edges, len(hop_weights) - 1), hop_weights):
+      if w * a > 0:
+        blocks.append(np.sqrt(w * a, dtype=np.float32) * h)
+  return np.concatenate(blocks, axis=1)

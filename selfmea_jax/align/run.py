@@ -1,0 +1,258 @@
+"""The label-free aligner: name views -> multi-hop fusion -> candidate graph -> decoding,
+then self-training rounds (decoded pseudo-seeds -> SelfMEA trainer -> one more view).
+
+Each stage is timed; every decoding is reported under both conventions:
+  test/*        sources = test KG1 entities, candidates = test KG2 entities (decoded among them);
+  all/*         every KG1 entity decoded against every KG2 entity; scored on the test links
+                (the SelfKG/SelfMEA papers' convention);
+  valid/all/*   the same decoding scored on the validation pool (for model selection only).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+import time
+
+from absl import logging
+import numpy as np
+
+from selfmea_jax.align import candidates, consistency, decoding, fusion, views
+from selfmea_jax.align.propagation import normalised_edges
+from selfmea_jax.data import dbp15k
+from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
+from selfmea_jax.errors import InputError
+from selfmea_jax.train import pseudo_seeds
+
+
+@dataclasses.dataclass
+class Decoded:
+  """One decoding of KG1 x KG2: the candidate graph, its entry scores and the assignment."""
+
+  graph: candidates.CandidateGraph
+  scores: np.ndarray
+  assignment: np.ndarray
+
+
+def load_task(config) -> tuple[AlignmentTask, tuple[np.ndarray, np.ndarray] | None]:
+  """(task, the dataset's own name vectors or None)."""
+  if config.data.kind == "synthetic":
+    pair = make_synthetic_pair(SyntheticSpec(**config.data.synthetic.to_dict()), seed=config.seed)
+    return pair.task, pair.name_features
+  if config.data.kind == "dbp15k":
+    return dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed), None
+  raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic' or 'dbp15k'")
+
+
+def decode_graph(graph: candidates.CandidateGraph, cfg) -> Decoded:
+  """Scores under cfg.scoring and the assignment of one candidate graph. Hungarian on a
+  Sinkhorn plan maximises the transported mass (sum of plan probabilities): a row stays
+  unmatched rather than take a pair of no mass."""
+  scores = decoding.rescore(graph, cfg.scoring, cfg.csls_k, cfg.sinkhorn_temperature,
+                            cfg.sinkhorn_iterations)
+  if cfg.assignment == "hungarian" and cfg.scoring == "sinkhorn":
+    return Decoded(graph, scores, decoding.hungarian(graph, np.exp(scores), min_score=0.0))
+  return Decoded(graph, scores, decoding.assign(graph, scores, cfg.assignment))
+
+
+def decode(emb1: np.ndarray, emb2: np.ndarray, cfg) -> Decoded:
+  """[n1, E], [n2, E] unit rows -> candidate graph, scores under cfg.scoring, assignment."""
+  return decode_graph(candidates.candidate_graph(emb1, emb2, cfg.candidates_k), cfg)
+
+
+def refine(base: candidates.CandidateGraph, pairs: np.ndarray, adjacencies, cfg,
+           row_ids=None, col_ids=None) -> Decoded:
+  """Re-decodes with cosine + consistency_weight * neighbour support of `pairs`."""
+  support = consistency.neighbour_support(base, pairs, *adjacencies, row_ids, col_ids)
+  graph = dataclasses.replace(base, scores=base.scores + cfg.consistency_weight * support)
+  return decode_graph(graph, cfg)
+
+
+def _metrics(decoded: Decoded, links: np.ndarray, prefix: str) -> dict:
+  ranks = decoding.link_ranks(decoded.graph, decoded.scores, links)
+  return {f"{prefix}{k}": v for k, v in
+          decoding.alignment_metrics(ranks, decoded.assignment, links).items()}
+
+
+def evaluate_fused(task: AlignmentTask, fused, cfg, timings: dict, tag: str, adjacencies):
+  """Decodes under the requested conventions (with cfg.consistency_rounds of neighbour-
+  consistency refinement); returns (metrics, the all-entity decoding)."""
+  results = {}
+  t = time.time()
+  full = decode(fused[0], fused[1], cfg)
+  base = full.graph
+  for _ in range(cfg.consistency_rounds):
+    full = refine(base, confident_pairs(full, 1.0), adjacencies, cfg)
+  timings[f"{tag}/decode_all_s"] = time.time() - t
+  if "test" in cfg.conventions and len(task.test_links):
+    t = time.time()
+    links = task.test_links
+    local = np.stack([np.arange(len(links))] * 2, axis=1)
+    test = decode(fused[0][links[:, 0]], fused[1][links[:, 1]], cfg)
+    test_base, pairs = test.graph, confident_pairs(full, 1.0)
+    for _ in range(cfg.consistency_rounds):
+      test = refine(test_base, pairs, adjacencies, cfg, links[:, 0], links[:, 1])
+      pairs = _to_kg_pairs(confident_pairs(test, 1.0), links)
+    results.update(_metrics(test, local, "test/"))
+    timings[f"{tag}/decode_test_s"] = time.time() - t
+  if "all" in cfg.conventions:
+    results.update(_metrics(full, task.test_links, "all/"))
+  if len(task.valid_links):
+    results.update(_metrics(full, task.valid_links, "valid/all/"))
+  return results, full
+
+
+def _to_kg_pairs(pairs: np.ndarray, links: np.ndarray) -> np.ndarray:
+  """Pairs of positions in the test links -> pairs of KG entity indices."""
+  return np.stack([links[pairs[:, 0], 0], links[pairs[:, 1], 1]], axis=1)
+
+
+def confident_pairs(decoded: Decoded, keep_fraction: float) -> np.ndarray:
+  """[p, 2] decoded pairs that are also mutual best under the cosine, most confident first
+  (largest gap between the pair's cosine and the row's next best)."""
+  graph = decoded.graph
+  row_best = decoding.greedy(graph, graph.scores)
+  flipped = candidates.CandidateGraph(graph.cols, graph.rows, graph.scores, graph.num_cols,
+                                      graph.num_rows, graph.col_top, graph.row_top)
+  col_best = decoding.greedy(flipped, graph.scores)
+  left = np.flatnonzero(decoded.assignment >= 0)
+  right = decoded.assignment[left]
+  mutual = (row_best[left] == right) & (col_best[right] == left)
+  left, right = left[mutual], right[mutual]
+  margin = graph.row_top[left, 0] - graph.row_top[left, 1] if graph.row_top.shape[1] > 1 else np.zeros(len(left))
+  order = np.argsort(-margin, kind="stable")[:int(np.ceil(keep_fraction * len(left)))]
+  return np.stack([left[order], right[order]], axis=1).astype(np.int32)
+
+
+def trainer_config(config, round_index: int, workdir: str):
+  """The SelfMEA trainer's config for one self-training round."""
+  cfg = copy.deepcopy(config)
+  spec = views.parse_view(config.align.train_view)
+  with cfg.unlocked():
+    if config.data.kind == "dbp15k":
+      cfg.data.name_encoder, cfg.data.name_source = spec.encoder, spec.source
+    cfg.train.num_epochs = config.align.train_epochs
+    cfg.train.nca_weight = config.align.train_nca_weight
+    cfg.train.initial_seeds = "given"
+    cfg.train.iterative = True
+    cfg.workdir = os.path.join(workdir, f"self_training_{round_index}")
+  return cfg
+
+
+def _check_fingerprint(workdir: str, fingerprint: dict) -> None:
+  """The trainer resumes from workdir's checkpoints: refuse if they were made from other
+  pseudo-seeds or another config (a silent mix would report a model trained on other data)."""
+  path = os.path.join(workdir, "fingerprint.json")
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      previous = json.load(f)
+    if previous != fingerprint:
+      raise InputError("this self-training round was started from other pseudo-seeds or another "
+                       "config; delete the folder or choose another workdir", workdir)
+    return
+  os.makedirs(workdir, exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(fingerprint, f, indent=1)
+
+
+def self_training_view(config, seeds: np.ndarray, round_index: int, workdir: str):
+  """Trains SelfMEA on the given pseudo-seeds; returns the trained encoder's embeddings of
+  both KGs ([n1, E], [n2, E]) and the trainer's results."""
+  from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
+  cfg = trainer_config(config, round_index, workdir)
+  _check_fingerprint(cfg.workdir, {"seeds_sha256": hashlib.sha256(seeds.tobytes()).hexdigest(),
+                                   "config": json.loads(cfg.to_json())})
+  results, model, params, _, inputs = loop.train(cfg, cfg.workdir, given_seeds=seeds)
+  return loop.encode_pair(cfg, model, params, inputs), results
+
+
+def _stage(report: dict, name: str, results: dict, seconds: float) -> None:
+  report["stages"].append({"stage": name, "seconds": seconds, **results})
+  logging.info("stage %-28s %s (%.1fs)", name, " ".join(
+      f"{k}={v:.4f}" for k, v in sorted(results.items()) if isinstance(v, float)), seconds)
+
+
+def align(config, workdir: str | None = None) -> dict:
+  """Runs every stage; returns {'stages': [...], 'final': metrics, 'timings': {...}, ...}."""
+  cfg = config.align
+  started = time.time()
+  timings, report = {}, {"stages": []}
+  t = time.time()
+  task, given = load_task(config)
+  timings["load_s"] = time.time() - t
+  logging.info("%s", task.describe())
+  specs = [views.parse_view(v) for v in cfg.views]
+  t = time.time()
+  matrices = [views.view_matrices(task, s, config.data.cache_dir, config.seed, cfg.literal_dim, given)
+              for s in specs]
+  timings["views_s"] = time.time() - t
+  missing = views.missing_translations(task)
+  if missing is not None and any(s.source == "translated" for s in specs):
+    report["missing_translations"] = list(missing)
+  edges = [normalised_edges(kg.num_entities, kg.triples) for kg in (task.kg1, task.kg2)]
+  adjacencies = [consistency.adjacency(kg.num_entities, kg.triples) for kg in (task.kg1, task.kg2)]
+  weights = list(fusion.normalised_weights(cfg.view_weights, len(specs), "align.view_weights"))
+  hop_weights = fusion.normalised_weights(cfg.hop_weights, len(cfg.hop_weights), "align.hop_weights")
+  names = [s.name for s in specs]
+
+  def fuse_all():
+    w = np.asarray(weights) / np.sum(weights)
+    return tuple(fusion.fuse([m[k] for m in matrices], edges[k], w, hop_weights) for k in (0, 1))
+
+  t = time.time()
+  fused = fuse_all()
+  timings["fuse_s"] = time.time() - t
+  results, full = evaluate_fused(task, fused, cfg, timings, "round0", adjacencies)
+  _stage(report, "+".join(names), results, time.time() - t)
+  gold = np.concatenate([task.valid_links, task.test_links])
+  for round_index in range(1, cfg.self_training_rounds + 1):
+    t = time.time()
+    seeds = confident_pairs(full, cfg.seed_keep_fraction)
+    seed_info = {"seeds/count": len(seeds), "seeds/precision": pseudo_seeds.precision(seeds, gold)}
+    logging.info("round %d: %d pseudo-seeds from the decoded alignment (precision %.3f, "
+                 "reporting only)", round_index, len(seeds), seed_info["seeds/precision"])
+    trained, train_results = self_training_view(config, seeds, round_index, workdir or config.workdir)
+    timings[f"round{round_index}/train_s"] = time.time() - t
+    t2 = time.time()
+    matrices.append(trained)
+    weights.append(cfg.trained_view_weight * np.sum(weights[:len(specs)]) / len(specs))
+    names.append(f"trained{round_index}")
+    fused = fuse_all()
+    results, full = evaluate_fused(task, fused, cfg, timings, f"round{round_index}",
+                                   adjacencies)
+    results.update(seed_info)
+    results["trainer/best_epoch"] = train_results["best_epoch"]
+    _stage(report, f"+ self-training round {round_index}", results, time.time() - t2 + timings[f"round{round_index}/train_s"])
+  report["final"] = report["stages"][-1]
+  report["views"], report["view_weights"] = names, [float(w / np.sum(weights)) for w in weights]
+  timings["total_s"] = time.time() - started
+  report["timings"] = timings
+  if workdir:
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "results.json"), "w", encoding="utf-8") as f:
+      json.dump(report, f, indent=1)
+    report["alignment"] = write_alignment(task, full, os.path.join(workdir, "alignment.tsv"))
+  report["_decoded"], report["_task"], report["_fused"] = full, task, fused
+  return report
+
+
+def write_alignment(task: AlignmentTask, decoded: Decoded, path: str) -> str:
+  """TSV, one row per KG1 entity: ids and names of both sides, cosine, rank-1 margin, and
+  whether the pair is also mutual best under the cosine (unmatched rows: empty KG2 side)."""
+  graph = decoded.graph
+  cosine = dict(zip(graph.rows.astype(np.int64) * graph.num_cols + graph.cols, graph.scores))
+  confident = {tuple(p) for p in confident_pairs(decoded, 1.0).tolist()}
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("kg1_id\tkg1_name\tkg2_id\tkg2_name\tcosine\tmargin\tmutual\n")
+    for i, j in enumerate(decoded.assignment.tolist()):
+      margin = graph.row_top[i, 0] - graph.row_top[i, 1] if graph.row_top.shape[1] > 1 else 0.0
+      if j < 0:
+        f.write(f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t\t\t\t{margin:.6f}\t0\n")
+        continue
+      f.write(f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t{task.kg2.uris[j]}\t{task.kg2.names[j]}\t"
+              f"{cosine[i * graph.num_cols + j]:.6f}\t{margin:.6f}\t{int((i, j) in confident)}\n")
+  return path

@@ -1,0 +1,70 @@
+"""Name views: several [n, d] entity-name channels per KG, named `<encoder>:<source>`.
+
+encoder: a sentence encoder of features/text_encoders.py (use, e5, labse, hash; cached on
+disk), `literal` (character n-gram TF-IDF, features/literal.py) or `given` (name vectors
+that come with the dataset, e.g. the synthetic pair's). source: `uri` (original-language
+names) or `translated` (machine-translated names; entities without a translation keep their
+original name, and how many did is reported).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from absl import logging
+import numpy as np
+
+from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.errors import InputError
+from selfmea_jax.features import literal, text_encoders
+from selfmea_jax.features.names import NAME_SOURCES, kg_names, name_features
+
+VIEW_ENCODERS = tuple(text_encoders.ENCODERS) + ("literal", "given")
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewSpec:
+  encoder: str
+  source: str = "uri"
+
+  @property
+  def name(self) -> str:
+    return f"{self.encoder}:{self.source}"
+
+
+def parse_view(text: str) -> ViewSpec:
+  """'e5:translated' -> ViewSpec('e5', 'translated'); the source defaults to 'uri'."""
+  encoder, _, source = text.partition(":")
+  spec = ViewSpec(encoder.strip(), source.strip() or "uri")
+  if spec.encoder not in VIEW_ENCODERS:
+    raise InputError(f"unknown view encoder {spec.encoder!r} in {text!r}; choose one of {VIEW_ENCODERS}")
+  if spec.source not in NAME_SOURCES:
+    raise InputError(f"unknown name source {spec.source!r} in {text!r}; choose one of {NAME_SOURCES}")
+  return spec
+
+
+def missing_translations(task: AlignmentTask) -> tuple[int, int] | None:
+  """Entities of (KG1, KG2) without a machine translation (None: the dataset has none)."""
+  if task.kg1.translated_names is None:
+    return None
+  return tuple(sum(1 for t in kg.translated_names if not t) for kg in (task.kg1, task.kg2))
+
+
+def view_matrices(task: AlignmentTask, spec: ViewSpec, cache_dir: str, seed: int = 0,
+                  literal_dim: int = 1024, given=None, encoder_kwargs: dict | None = None):
+  """One view of both KGs: ([n1, d], [n2, d]) float32 unit rows in local-index order."""
+  if spec.encoder == "given":
+    if given is None:
+      raise InputError("view 'given' needs a dataset that comes with name vectors (synthetic)")
+    return tuple(np.asarray(x, np.float32) for x in given)
+  if spec.source == "translated":
+    missing = missing_translations(task)
+    if missing is None:
+      raise InputError(f"view {spec.name!r} needs translated names; this dataset has none")
+    logging.info("translated names missing for %d KG1 / %d KG2 entities (original name used)",
+                 *missing)
+  if spec.encoder == "literal":
+    names1, names2 = kg_names(task.kg1, spec.source), kg_names(task.kg2, spec.source)
+    return literal.literal_features(names1, names2, literal_dim, seed=seed)
+  return name_features(task, cache_dir, spec.encoder, spec.source,
+                       encoder_kwargs=encoder_kwargs, local_order=True)
