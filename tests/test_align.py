@@ -117,3 +117,10 @@ def test_alignment_tsv_has_one_row_per_kg1_entity(tmp_path):
   task = report["_task"]
   assert len(rows) == task.kg1.num_entities
   assert [r.split("\t")[0] for r in rows] == task.kg1.uris
+
+
+def test_self_training_refuses_checkpoints_from_other_pseudo_seeds(tmp_path):
+  run._check_fingerprint(str(tmp_path), {"seeds_sha256": "a", "config": {"x": 1}})
+  run._check_fingerprint(str(tmp_path), {"seeds_sha256": "a", "config": {"x": 1}})  # same: resumes
+  with pytest.raises(InputError, match="other pseudo-seeds"):
+    run._check_fingerprint(str(tmp_path), {"seeds_sha256": "b", "config": {"x": 1}})

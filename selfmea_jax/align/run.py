@@ -31,11 +31,31 @@ from selfmea_jax.train import pseudo_seeds
 
 @dataclasses.dataclass
 class Decoded:
-  """One decoding of KG1 x KG2: the candidate graph, its entry scores and the assignment."""
+  """One decoding of KG1 x KG2: the candidate graph (its scores may include the neighbour
+  support), the decoder's entry scores [e], the assignment [n1] and the plain cosines [e]."""
 
   graph: candidates.CandidateGraph
   scores: np.ndarray
   assignment: np.ndarray
+  cosine: np.ndarray
+
+
+@dataclasses.dataclass
+class ViewSet:
+  """The views fused so far: names, per-view ([n1, d], [n2, d]) matrices and raw weights."""
+
+  names: list[str]
+  matrices: list[tuple[np.ndarray, np.ndarray]]
+  weights: list[float]
+
+  def add(self, name: str, matrices, weight: float) -> None:
+    self.names.append(name)
+    self.matrices.append(matrices)
+    self.weights.append(weight)
+
+  def fuse(self, edges, hop_weights) -> tuple[np.ndarray, np.ndarray]:
+    w = np.asarray(self.weights) / np.sum(self.weights)
+    return tuple(fusion.fuse([m[k] for m in self.matrices], edges[k], w, hop_weights) for k in (0, 1))
 
 
 def load_task(config) -> tuple[AlignmentTask, tuple[np.ndarray, np.ndarray] | None]:
@@ -55,8 +75,10 @@ def decode_graph(graph: candidates.CandidateGraph, cfg) -> Decoded:
   scores = decoding.rescore(graph, cfg.scoring, cfg.csls_k, cfg.sinkhorn_temperature,
                             cfg.sinkhorn_iterations)
   if cfg.assignment == "hungarian" and cfg.scoring == "sinkhorn":
-    return Decoded(graph, scores, decoding.hungarian(graph, np.exp(scores), min_score=0.0))
-  return Decoded(graph, scores, decoding.assign(graph, scores, cfg.assignment))
+    assignment = decoding.hungarian(graph, np.exp(scores), min_score=0.0)
+  else:
+    assignment = decoding.assign(graph, scores, cfg.assignment)
+  return Decoded(graph, scores, assignment, graph.scores)
 
 
 def decode(emb1: np.ndarray, emb2: np.ndarray, cfg) -> Decoded:
@@ -69,7 +91,7 @@ def refine(base: candidates.CandidateGraph, pairs: np.ndarray, adjacencies, cfg,
   """Re-decodes with cosine + consistency_weight * neighbour support of `pairs`."""
   support = consistency.neighbour_support(base, pairs, *adjacencies, row_ids, col_ids)
   graph = dataclasses.replace(base, scores=base.scores + cfg.consistency_weight * support)
-  return decode_graph(graph, cfg)
+  return dataclasses.replace(decode_graph(graph, cfg), cosine=base.scores)
 
 
 def _metrics(decoded: Decoded, links: np.ndarray, prefix: str) -> dict:
@@ -112,8 +134,9 @@ def _to_kg_pairs(pairs: np.ndarray, links: np.ndarray) -> np.ndarray:
 
 
 def confident_pairs(decoded: Decoded, keep_fraction: float) -> np.ndarray:
-  """[p, 2] decoded pairs that are also mutual best under the cosine, most confident first
-  (largest gap between the pair's cosine and the row's next best)."""
+  """[p, 2] decoded pairs that are also mutual best under the candidate scores (the cosine,
+  plus the neighbour support when refined), most confident first (largest gap between the
+  row's best and second-best cosine)."""
   graph = decoded.graph
   row_best = decoding.greedy(graph, graph.scores)
   flipped = candidates.CandidateGraph(graph.cols, graph.rows, graph.scores, graph.num_cols,
@@ -176,8 +199,31 @@ def _stage(report: dict, name: str, results: dict, seconds: float) -> None:
       f"{k}={v:.4f}" for k, v in sorted(results.items()) if isinstance(v, float)), seconds)
 
 
+def load_views(config, task, given) -> ViewSet:
+  """The configured name views of both KGs, with their weights."""
+  cfg = config.align
+  specs = [views.parse_view(v) for v in cfg.views]
+  matrices = [views.view_matrices(task, s, config.data.cache_dir, config.seed, cfg.literal_dim, given)
+              for s in specs]
+  weights = fusion.normalised_weights(cfg.view_weights, len(specs), "align.view_weights")
+  return ViewSet([s.name for s in specs], matrices, list(weights))
+
+
+def self_training_round(config, task, decoded: Decoded, round_index: int, workdir: str):
+  """Pseudo-seeds from `decoded` -> trainer -> ((emb1, emb2) trained view, stage info)."""
+  seeds = confident_pairs(decoded, config.align.seed_keep_fraction)
+  gold = np.concatenate([task.valid_links, task.test_links])
+  info = {"seeds/count": len(seeds), "seeds/precision": pseudo_seeds.precision(seeds, gold)}
+  logging.info("round %d: %d pseudo-seeds from the decoded alignment (precision %.3f, "
+               "reporting only)", round_index, len(seeds), info["seeds/precision"])
+  trained, train_results = self_training_view(config, seeds, round_index, workdir)
+  info["trainer/best_epoch"] = train_results["best_epoch"]
+  return trained, info
+
+
 def align(config, workdir: str | None = None) -> dict:
-  """Runs every stage; returns {'stages': [...], 'final': metrics, 'timings': {...}, ...}."""
+  """Runs every stage; returns {'stages': [...], 'final': metrics, 'timings': {...}, ...}
+  (keys starting with '_' hold in-memory objects: the task, final decoding and embeddings)."""
   cfg = config.align
   started = time.time()
   timings, report = {}, {"stages": []}
@@ -185,50 +231,33 @@ def align(config, workdir: str | None = None) -> dict:
   task, given = load_task(config)
   timings["load_s"] = time.time() - t
   logging.info("%s", task.describe())
-  specs = [views.parse_view(v) for v in cfg.views]
   t = time.time()
-  matrices = [views.view_matrices(task, s, config.data.cache_dir, config.seed, cfg.literal_dim, given)
-              for s in specs]
+  view_set = load_views(config, task, given)
   timings["views_s"] = time.time() - t
   missing = views.missing_translations(task)
-  if missing is not None and any(s.source == "translated" for s in specs):
+  if missing is not None and any(v.endswith(":translated") for v in cfg.views):
     report["missing_translations"] = list(missing)
-  edges = [normalised_edges(kg.num_entities, kg.triples) for kg in (task.kg1, task.kg2)]
-  adjacencies = [consistency.adjacency(kg.num_entities, kg.triples) for kg in (task.kg1, task.kg2)]
-  weights = list(fusion.normalised_weights(cfg.view_weights, len(specs), "align.view_weights"))
+  kgs = (task.kg1, task.kg2)
+  edges = [normalised_edges(kg.num_entities, kg.triples) for kg in kgs]
+  adjacencies = [consistency.adjacency(kg.num_entities, kg.triples) for kg in kgs]
   hop_weights = fusion.normalised_weights(cfg.hop_weights, len(cfg.hop_weights), "align.hop_weights")
-  names = [s.name for s in specs]
-
-  def fuse_all():
-    w = np.asarray(weights) / np.sum(weights)
-    return tuple(fusion.fuse([m[k] for m in matrices], edges[k], w, hop_weights) for k in (0, 1))
-
   t = time.time()
-  fused = fuse_all()
+  fused = view_set.fuse(edges, hop_weights)
   timings["fuse_s"] = time.time() - t
   results, full = evaluate_fused(task, fused, cfg, timings, "round0", adjacencies)
-  _stage(report, "+".join(names), results, time.time() - t)
-  gold = np.concatenate([task.valid_links, task.test_links])
+  _stage(report, "+".join(view_set.names), results, time.time() - t)
   for round_index in range(1, cfg.self_training_rounds + 1):
     t = time.time()
-    seeds = confident_pairs(full, cfg.seed_keep_fraction)
-    seed_info = {"seeds/count": len(seeds), "seeds/precision": pseudo_seeds.precision(seeds, gold)}
-    logging.info("round %d: %d pseudo-seeds from the decoded alignment (precision %.3f, "
-                 "reporting only)", round_index, len(seeds), seed_info["seeds/precision"])
-    trained, train_results = self_training_view(config, seeds, round_index, workdir or config.workdir)
+    trained, info = self_training_round(config, task, full, round_index, workdir or config.workdir)
     timings[f"round{round_index}/train_s"] = time.time() - t
-    t2 = time.time()
-    matrices.append(trained)
-    weights.append(cfg.trained_view_weight * np.sum(weights[:len(specs)]) / len(specs))
-    names.append(f"trained{round_index}")
-    fused = fuse_all()
-    results, full = evaluate_fused(task, fused, cfg, timings, f"round{round_index}",
-                                   adjacencies)
-    results.update(seed_info)
-    results["trainer/best_epoch"] = train_results["best_epoch"]
-    _stage(report, f"+ self-training round {round_index}", results, time.time() - t2 + timings[f"round{round_index}/train_s"])
+    base_weight = np.mean(view_set.weights[:len(cfg.views)])
+    view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight)
+    fused = view_set.fuse(edges, hop_weights)
+    results, full = evaluate_fused(task, fused, cfg, timings, f"round{round_index}", adjacencies)
+    _stage(report, f"+ self-training round {round_index}", {**results, **info}, time.time() - t)
   report["final"] = report["stages"][-1]
-  report["views"], report["view_weights"] = names, [float(w / np.sum(weights)) for w in weights]
+  report["views"] = view_set.names
+  report["view_weights"] = [float(w / np.sum(view_set.weights)) for w in view_set.weights]
   timings["total_s"] = time.time() - started
   report["timings"] = timings
   if workdir:
@@ -241,10 +270,11 @@ def align(config, workdir: str | None = None) -> dict:
 
 
 def write_alignment(task: AlignmentTask, decoded: Decoded, path: str) -> str:
-  """TSV, one row per KG1 entity: ids and names of both sides, cosine, rank-1 margin, and
-  whether the pair is also mutual best under the cosine (unmatched rows: empty KG2 side)."""
+  """TSV, one row per KG1 entity: ids and names of both sides, cosine, rank-1 margin (best
+  minus second-best cosine of the row), and whether the pair is also mutual best under the
+  candidate scores (unmatched rows: empty KG2 side)."""
   graph = decoded.graph
-  cosine = dict(zip(graph.rows.astype(np.int64) * graph.num_cols + graph.cols, graph.scores))
+  cosine = dict(zip(graph.rows.astype(np.int64) * graph.num_cols + graph.cols, decoded.cosine))
   confident = {tuple(p) for p in confident_pairs(decoded, 1.0).tolist()}
   with open(path, "w", encoding="utf-8") as f:
     f.write("kg1_id\tkg1_name\tkg2_id\tkg2_name\tcosine\tmargin\tmutual\n")

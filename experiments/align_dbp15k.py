@@ -1,0 +1,178 @@
+"""The label-free aligner on DBP15K: every stage under both conventions for two name settings,
+an ablation on one pair, and where the final alignment still fails (plot by degree and by
+name similarity).
+
+  PYTHONPATH=. python experiments/align_dbp15k.py                       # everything
+  PYTHONPATH=. python experiments/align_dbp15k.py --pairs=ja_en --settings=original --ablation=
+  PYTHONPATH=. python experiments/align_dbp15k.py --pairs= --ablation=ja_en   # the ablation only
+
+Configs: configs/<pair>_best.py (original-language names) and configs/<pair>_best.py:translated.
+Hyper-parameters were chosen on the ja_en validation pool only (BUILD_NOTES.md). Prints
+markdown tables and writes experiments/results/align_dbp15k.json (+ align_ablation.json,
+align_failures_<pair>.{json,png}).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+
+from absl import logging
+import numpy as np
+
+import common  # pylint: disable=import-error
+
+from selfmea_jax.align import run, views
+from selfmea_jax.config_defaults import dbp15k_align_config
+
+STAGE_METRICS = ("test/h1", "test/h10", "test/mrr", "all/h1", "all/h10", "all/mrr")
+ABLATION = (  # (label, align overrides); every row: no self-training unless it says so
+    ("names only: use:uri, 0 hops, greedy cosine",
+     dict(views=("use:uri",), hop_weights=(1.0,), scoring="cosine", assignment="greedy",
+          consistency_rounds=0)),
+    ("views: e5:uri only", dict(views=("e5:uri",))),
+    ("views: use:uri only", dict(views=("use:uri",))),
+    ("views: use + e5 (default)", {}),
+    ("views: + literal:uri", dict(views=("use:uri", "e5:uri", "literal:uri"))),
+    ("hops: 0", dict(hop_weights=(1.0,))),
+    ("hops: 1", dict(hop_weights=(1.0, 1.0))),
+    ("hops: 3", dict(hop_weights=(1.0, 1.0, 1.0, 1.0))),
+    ("decoding: greedy cosine", dict(scoring="cosine", assignment="greedy", consistency_rounds=0)),
+    ("decoding: greedy CSLS", dict(scoring="csls", assignment="greedy", consistency_rounds=0)),
+    ("decoding: Hungarian cosine", dict(scoring="cosine", assignment="hungarian", consistency_rounds=0)),
+    ("decoding: greedy Sinkhorn", dict(assignment="greedy", consistency_rounds=0)),
+    ("decoding: Hungarian Sinkhorn", dict(consistency_rounds=0)),
+    ("decoding: + neighbour consistency (default)", {}),
+)
+
+
+def configure(pair: str, setting: str, data_dir: str, workdir: str, **align):
+  config = dbp15k_align_config(pair, translated=setting == "translated")
+  config.data.data_dir, config.workdir = data_dir, workdir
+  for key, value in align.items():
+    setattr(config.align, key, value)
+  return config
+
+
+def run_fresh(config) -> dict:
+  shutil.rmtree(config.workdir, ignore_errors=True)
+  start = time.time()
+  report = run.align(config, config.workdir)
+  report["wall_s"] = time.time() - start
+  return report
+
+
+def stage_row(label: str, stage: dict) -> str:
+  cells = [f"{stage.get(k, float('nan')):.3f}" for k in STAGE_METRICS]
+  return f"| {label} | " + " | ".join(cells) + f" | {stage['seconds']:.0f} |"
+
+
+def public(report: dict) -> dict:
+  return {k: v for k, v in report.items() if not k.startswith("_")}
+
+
+def failure_buckets(report: dict, config) -> dict:
+  """H@1 of the final all-entity decoding on the test links by KG1 degree and by the gold
+  pair's name similarity (cosine of the first name view)."""
+  task, decoded = report["_task"], report["_decoded"]
+  links = task.test_links
+  correct = decoded.assignment[links[:, 0]] == links[:, 1]
+  degree = np.bincount(np.concatenate([task.kg1.triples[:, 0], task.kg1.triples[:, 2]]),
+                       minlength=task.kg1.num_entities)[links[:, 0]]
+  first = views.parse_view(config.align.views[0])
+  names1, names2 = views.view_matrices(task, first, config.data.cache_dir)
+  similarity = np.einsum("ij,ij->i", names1[links[:, 0]], names2[links[:, 1]])
+  out = {"name_view": first.name}
+  for key, values, edges in (("degree", degree, [1, 2, 4, 8, 16, 32, np.inf]),
+                             ("name_similarity", similarity, [-1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01])):
+    buckets = []
+    for low, high in zip(edges[:-1], edges[1:]):
+      inside = (values >= low) & (values < high)
+      if inside.any():
+        buckets.append({"from": float(low), "to": float(high), "count": int(inside.sum()),
+                        "h1": float(correct[inside].mean())})
+    out[key] = buckets
+  return out
+
+
+def plot_failures(buckets: dict, path: str, title: str) -> None:
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+  for ax, key, xlabel in ((axes[0], "degree", "KG1 entity degree"),
+                          (axes[1], "name_similarity", f"gold pair's name cosine ({buckets['name_view']})")):
+    rows = buckets[key]
+    labels = [f"{r['from']:g}-{r['to']:g}" if np.isfinite(r["to"]) else f">={r['from']:g}" for r in rows]
+    bars = ax.bar(labels, [r["h1"] for r in rows], color="tab:blue")
+    for bar, r in zip(bars, rows):
+      ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"n={r['count']}",
+              ha="center", fontsize=7)
+    ax.set(xlabel=xlabel, ylabel="H@1 (all KG2)", ylim=(0, 1.08))
+    ax.tick_params(axis="x", labelsize=7)
+  fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  print(f"wrote {path}")
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument("--pairs", default="zh_en,ja_en,fr_en")
+  parser.add_argument("--settings", default="original,translated")
+  parser.add_argument("--ablation", default="ja_en", help="pair for the ablation ('' = none)")
+  parser.add_argument("--failures", default="zh_en", help="pair/setting 'original' for the failure plot")
+  parser.add_argument("--data_dir", default="../shared/data")
+  parser.add_argument("--results", default="experiments/results")
+  args = parser.parse_args()
+  logging.set_verbosity(logging.WARNING)
+  header = ("| pair / setting / stage | H@1 | H@10 | MRR | H@1 (all) | H@10 (all) | MRR (all) | s |\n"
+            "|---|---|---|---|---|---|---|---|")
+  rows, payload = [], []
+  for pair in filter(None, args.pairs.split(",")):
+    if not common.require_dbp15k(args.data_dir, pair):
+      continue
+    for setting in filter(None, args.settings.split(",")):
+      config = configure(pair, setting, args.data_dir, os.path.join("runs", "exp", f"align_{pair}_{setting}"))
+      report = run_fresh(config)
+      for stage in report["stages"]:
+        rows.append(stage_row(f"{pair} {setting} {stage['stage']}", stage))
+      print(rows[-1], flush=True)
+      entry = {"pair": pair, "setting": setting, **public(report)}
+      if pair == args.failures and setting == "original":
+        entry["failures"] = failure_buckets(report, config)
+        common.save_json(os.path.join(args.results, f"align_failures_{pair}.json"), entry["failures"])
+        plot_failures(entry["failures"], os.path.join(args.results, f"align_failures_{pair}.png"),
+                      f"{pair}, original-language names: where the final alignment fails")
+      payload.append(entry)
+  if payload:
+    print(header + "\n" + "\n".join(rows))
+    path = os.path.join(args.results, "align_dbp15k.json")
+    done = {(e["pair"], e["setting"]) for e in payload}
+    if os.path.exists(path):  # keep the other pairs / settings of earlier invocations
+      with open(path, encoding="utf-8") as f:
+        payload = [e for e in json.load(f) if (e["pair"], e["setting"]) not in done] + payload
+    common.save_json(path, payload)
+  if args.ablation and common.require_dbp15k(args.data_dir, args.ablation):
+    ablation_rows, ablation = [], []
+    for label, overrides in ABLATION:
+      config = configure(args.ablation, "original", args.data_dir,
+                         os.path.join("runs", "exp", "align_ablation"), self_training_rounds=0,
+                         **overrides)
+      report = run_fresh(config)
+      ablation_rows.append(stage_row(label, report["final"]))
+      print(ablation_rows[-1], flush=True)
+      ablation.append({"variant": label, "overrides": {k: list(v) if isinstance(v, tuple) else v
+                                                       for k, v in overrides.items()},
+                       **public(report)})
+    print(f"ablation on {args.ablation} (original names, no self-training):\n"
+          + header.replace("pair / setting / stage", "variant") + "\n" + "\n".join(ablation_rows))
+    common.save_json(os.path.join(args.results, "align_ablation.json"), ablation)
+
+
+if __name__ == "__main__":
+  main()
