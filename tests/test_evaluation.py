@@ -91,3 +91,10 @@ def test_unknown_options_are_input_errors(embeddings):
     metrics.evaluate(q, c, np.array([[0, 0]]), scoring="dot")
   with pytest.raises(InputError, match="unknown convention"):
     metrics.evaluate(q, c, np.array([[0, 0]]), convention="train")
+
+
+def test_dense_sinkhorn_ranks_count_ties_and_nan_against_the_target():
+  from selfmea_jax.evaluation import sinkhorn  # pylint: disable=import-outside-toplevel
+  scores = np.array([[0.5, 0.5, 0.1], [np.nan, 0.2, 0.3], [0.9, 0.1, 0.2]])
+  ranks, _, _ = sinkhorn.dense_ranks(scores, np.array([0, 0, 0]))
+  np.testing.assert_array_equal(ranks, [2, 3, 1])  # a tie is a loss; a NaN target ranks last

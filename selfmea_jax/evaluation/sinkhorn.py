@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from selfmea_jax.errors import InputError
+from selfmea_jax.evaluation.blocked import TIE_EPS
 
 MAX_ENTRIES = 400_000_000  # ~1.6 GB of float32
 
@@ -33,9 +34,12 @@ def sinkhorn_scores(queries: np.ndarray, candidates: np.ndarray, temperature: fl
 
 
 def dense_ranks(scores: np.ndarray, targets: np.ndarray, k: int = 10):
-  """Pessimistic ranks and top-k from a dense [Nq, Nc] score matrix."""
-  target_scores = scores[np.arange(len(scores)), targets]
-  beats = scores >= target_scores[:, None]
-  ranks = beats.sum(1)  # counts the target itself once -> 1-based rank
+  """Pessimistic ranks and top-k from a dense [Nq, Nc] score matrix: the same tie rule as the
+  blocked search (within TIE_EPS counts against the target); a NaN target score ranks last."""
+  rows = np.arange(len(scores))
+  target_scores = scores[rows, targets]
+  beats = ~(scores < target_scores[:, None] - TIE_EPS)  # NaN on either side counts against
+  beats[rows, targets] = False
+  ranks = beats.sum(1) + 1
   top_ids = np.argsort(-scores, axis=1, kind="stable")[:, :k]
   return ranks, top_ids, np.take_along_axis(scores, top_ids, 1)
