@@ -5,6 +5,7 @@ name similarity).
   PYTHONPATH=. python experiments/align_dbp15k.py                       # everything
   PYTHONPATH=. python experiments/align_dbp15k.py --pairs=ja_en --settings=original --ablation=
   PYTHONPATH=. python experiments/align_dbp15k.py --pairs= --ablation=ja_en   # the ablation only
+  PYTHONPATH=. python experiments/align_dbp15k.py --report                    # tables from the JSON
 
 Configs: configs/<pair>_best.py (original-language names) and configs/<pair>_best.py:translated.
 Hyper-parameters were chosen on the ja_en validation pool only (BUILD_NOTES.md). Prints
@@ -28,14 +29,17 @@ import common  # pylint: disable=import-error
 from selfmea_jax.align import run, views
 from selfmea_jax.config_defaults import dbp15k_align_config
 
+HEADER = ("| pair / setting / stage | H@1 | H@10 | MRR | H@1 (all) | H@10 (all) | MRR (all) | s |\n"
+          "|---|---|---|---|---|---|---|---|")
 STAGE_METRICS = ("test/h1", "test/h10", "test/mrr", "all/h1", "all/h10", "all/mrr")
 ABLATION = (  # (label, align overrides); every row: no self-training unless it says so
     ("names only: use:uri, 0 hops, greedy cosine",
      dict(views=("use:uri",), hop_weights=(1.0,), scoring="cosine", assignment="greedy",
-          consistency_rounds=0)),
+          consistency_rounds=0, center_views=False)),
     ("views: e5:uri only", dict(views=("e5:uri",))),
     ("views: use:uri only", dict(views=("use:uri",))),
     ("views: use + e5 (default)", {}),
+    ("views: use + e5, not centred", dict(center_views=False)),
     ("views: + literal:uri", dict(views=("use:uri", "e5:uri", "literal:uri"))),
     ("hops: 0", dict(hop_weights=(1.0,))),
     ("hops: 1", dict(hop_weights=(1.0, 1.0))),
@@ -98,6 +102,15 @@ def failure_buckets(report: dict, config) -> dict:
   return out
 
 
+def bucket_label(key: str, bucket: dict) -> str:
+  low, high = bucket["from"], bucket["to"]
+  if key == "degree":  # integer buckets [low, high)
+    if not np.isfinite(high):
+      return f">={low:g}"
+    return f"{low:g}" if high - low == 1 else f"{low:g}-{high - 1:g}"
+  return f"<{high:g}" if low <= -1 else (f">={low:g}" if high > 1 else f"{low:g}-{high:g}")
+
+
 def plot_failures(buckets: dict, path: str, title: str) -> None:
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
@@ -106,7 +119,7 @@ def plot_failures(buckets: dict, path: str, title: str) -> None:
   for ax, key, xlabel in ((axes[0], "degree", "KG1 entity degree"),
                           (axes[1], "name_similarity", f"gold pair's name cosine ({buckets['name_view']})")):
     rows = buckets[key]
-    labels = [f"{r['from']:g}-{r['to']:g}" if np.isfinite(r["to"]) else f">={r['from']:g}" for r in rows]
+    labels = [bucket_label(key, r) for r in rows]
     bars = ax.bar(labels, [r["h1"] for r in rows], color="tab:blue")
     for bar, r in zip(bars, rows):
       ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"n={r['count']}",
@@ -120,6 +133,25 @@ def plot_failures(buckets: dict, path: str, title: str) -> None:
   print(f"wrote {path}")
 
 
+def print_saved(results: str) -> None:
+  """Markdown tables (accuracy by stage, wall time by stage) from the saved JSON."""
+  with open(os.path.join(results, "align_dbp15k.json"), encoding="utf-8") as f:
+    payload = json.load(f)
+  print(HEADER)
+  for entry in payload:
+    for stage in entry["stages"]:
+      print(stage_row(f"{entry['pair']} {entry['setting']} {stage['stage']}", stage))
+  print("\n| pair / setting | load | views | fuse | decode (test) | decode (all) | self-training | "
+        "decode again (test / all) | total s |\n|---|---|---|---|---|---|---|---|---|")
+  for entry in payload:
+    t = entry["timings"]
+    again = (f"{t.get('round1/decode_test_s', 0):.0f} / {t.get('round1/decode_all_s', 0):.0f}"
+             if "round1/train_s" in t else "")
+    print(f"| {entry['pair']} {entry['setting']} | {t['load_s']:.0f} | {t['views_s']:.0f} | "
+          f"{t['fuse_s']:.0f} | {t.get('round0/decode_test_s', 0):.0f} | {t['round0/decode_all_s']:.0f} | "
+          f"{t.get('round1/train_s', 0):.0f} | {again} | {t['total_s']:.0f} |")
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--pairs", default="zh_en,ja_en,fr_en")
@@ -128,10 +160,13 @@ def main():
   parser.add_argument("--failures", default="zh_en", help="pair/setting 'original' for the failure plot")
   parser.add_argument("--data_dir", default="../shared/data")
   parser.add_argument("--results", default="experiments/results")
+  parser.add_argument("--report", action="store_true", help="only print the saved results' tables")
   args = parser.parse_args()
+  if args.report:
+    print_saved(args.results)
+    return
   logging.set_verbosity(logging.WARNING)
-  header = ("| pair / setting / stage | H@1 | H@10 | MRR | H@1 (all) | H@10 (all) | MRR (all) | s |\n"
-            "|---|---|---|---|---|---|---|---|")
+  header = HEADER
   rows, payload = [], []
   for pair in filter(None, args.pairs.split(",")):
     if not common.require_dbp15k(args.data_dir, pair):

@@ -72,6 +72,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.align.enabled = False
   c.align.views = ("use:uri",)          # <encoder>:<source>; encoder use|e5|labse|hash|literal|given
   c.align.view_weights = ()             # () = equal; else one non-negative weight per view
+  c.align.center_views = True          # centre each view on its KG's mean row, re-normalise
   c.align.hop_weights = (1.0, 1.0, 1.0) # weight of hops 0..H of every view (normalised)
   c.align.literal_dim = 1024            # width of the random projection of the n-gram TF-IDF
   c.align.candidates_k = 50             # top-k each way: the sparse candidate graph

@@ -124,3 +124,19 @@ def test_self_training_refuses_checkpoints_from_other_pseudo_seeds(tmp_path):
   run._check_fingerprint(str(tmp_path), {"seeds_sha256": "a", "config": {"x": 1}})  # same: resumes
   with pytest.raises(InputError, match="other pseudo-seeds"):
     run._check_fingerprint(str(tmp_path), {"seeds_sha256": "b", "config": {"x": 1}})
+
+
+def test_trainer_view_must_be_a_cached_encoder(tmp_path):
+  config = _stage_config(tmp_path)
+  config.align.train_view = "literal:uri"
+  with pytest.raises(InputError, match="train_view"):
+    run.trainer_config(config, 1, str(tmp_path))
+
+
+def test_centering_removes_the_shared_direction():
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(200, 6)) * 0.1 + np.array([5.0, 0, 0, 0, 0, 0])  # a narrow cone
+  raw = x / np.linalg.norm(x, axis=1, keepdims=True)
+  centred = fusion.center_rows(raw)
+  np.testing.assert_allclose(np.linalg.norm(centred, axis=1), 1.0, atol=1e-5)
+  assert np.mean(raw @ raw.T) > 0.9 and abs(np.mean(centred @ centred.T)) < 0.05

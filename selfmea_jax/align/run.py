@@ -26,6 +26,7 @@ from selfmea_jax.data import dbp15k
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
+from selfmea_jax.features import text_encoders
 from selfmea_jax.train import pseudo_seeds
 
 
@@ -48,9 +49,9 @@ class ViewSet:
   matrices: list[tuple[np.ndarray, np.ndarray]]
   weights: list[float]
 
-  def add(self, name: str, matrices, weight: float) -> None:
+  def add(self, name: str, matrices, weight: float, center: bool = False) -> None:
     self.names.append(name)
-    self.matrices.append(matrices)
+    self.matrices.append(tuple(map(fusion.center_rows, matrices)) if center else matrices)
     self.weights.append(weight)
 
   def fuse(self, edges, hop_weights) -> tuple[np.ndarray, np.ndarray]:
@@ -155,6 +156,10 @@ def trainer_config(config, round_index: int, workdir: str):
   """The SelfMEA trainer's config for one self-training round."""
   cfg = copy.deepcopy(config)
   spec = views.parse_view(config.align.train_view)
+  expected = ("given",) if config.data.kind == "synthetic" else tuple(text_encoders.ENCODERS)
+  if spec.encoder not in expected:
+    raise InputError(f"align.train_view {spec.name!r}: the trainer reads a cached name encoder "
+                     f"view; choose one with encoder in {expected}")
   with cfg.unlocked():
     if config.data.kind == "dbp15k":
       cfg.data.name_encoder, cfg.data.name_source = spec.encoder, spec.source
@@ -203,10 +208,12 @@ def load_views(config, task, given) -> ViewSet:
   """The configured name views of both KGs, with their weights."""
   cfg = config.align
   specs = [views.parse_view(v) for v in cfg.views]
-  matrices = [views.view_matrices(task, s, config.data.cache_dir, config.seed, cfg.literal_dim, given)
-              for s in specs]
   weights = fusion.normalised_weights(cfg.view_weights, len(specs), "align.view_weights")
-  return ViewSet([s.name for s in specs], matrices, list(weights))
+  view_set = ViewSet([], [], [])
+  for spec, weight in zip(specs, weights):
+    matrices = views.view_matrices(task, spec, config.data.cache_dir, config.seed, cfg.literal_dim, given)
+    view_set.add(spec.name, matrices, weight, cfg.center_views)
+  return view_set
 
 
 def self_training_round(config, task, decoded: Decoded, round_index: int, workdir: str):
@@ -251,7 +258,8 @@ def align(config, workdir: str | None = None) -> dict:
     trained, info = self_training_round(config, task, full, round_index, workdir or config.workdir)
     timings[f"round{round_index}/train_s"] = time.time() - t
     base_weight = np.mean(view_set.weights[:len(cfg.views)])
-    view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight)
+    view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight,
+                 cfg.center_views)
     fused = view_set.fuse(edges, hop_weights)
     results, full = evaluate_fused(task, fused, cfg, timings, f"round{round_index}", adjacencies)
     _stage(report, f"+ self-training round {round_index}", {**results, **info}, time.time() - t)
