@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import ml_collections
 
@@ -15,9 +16,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.workdir = "runs/default"
 
   c.data = ml_collections.ConfigDict()
-  c.data.kind = "synthetic"            # 'synthetic' | 'dbp15k'
+  c.data.kind = "synthetic"            # 'synthetic' | 'dbp15k' | 'openea' (your own KGs)
   c.data.pair = "ja_en"                # DBP15K pair (zh_en, ja_en, fr_en)
   c.data.data_dir = "../shared/data"   # contains DBP15K/<pair>/
+  c.data.openea_dir = ""               # kind 'openea': rel_triples_1/2 [+ ent_links]
+  c.data.valid_fraction = 0.3          # kind 'openea': share of ent_links used for validation
   c.data.cache_dir = "cache"           # feature cache
   c.data.name_encoder = "use"          # use | e5 | labse | hash
   c.data.name_source = "uri"           # uri (original language) | translated
@@ -139,4 +142,15 @@ def dbp15k_align_config(pair: str, translated: bool = False) -> ml_collections.C
   c.align.sinkhorn_temperature = 0.005
   c.align.consistency_weight = 0.1
   c.align.consistency_rounds = 1
+  return c
+
+
+def own_kgs_config(directory: str) -> ml_collections.ConfigDict:
+  """The label-free aligner, with the DBP15K hyper-parameters, on your own KG pair in the
+  OpenEA layout (selfmea_jax/data/openea.py): original-language names from the URIs."""
+  c = dbp15k_align_config("own")
+  name = os.path.basename(os.path.normpath(directory)) or "own_kgs"
+  c.workdir = f"runs/{name}"
+  c.data.kind = "openea"
+  c.data.openea_dir = directory
   return c

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from selfmea_jax.data import dbp15k
+from selfmea_jax.data import dbp15k, openea
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.data.neighbours import neighbour_table
@@ -21,8 +21,19 @@ def _synthetic(config):
   return pair.task, pair.name_features, side
 
 
-def _dbp15k(config):
-  task = dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed)
+REAL_KINDS = ("dbp15k", "openea")  # datasets read from files (name caches in file order)
+
+
+def load_real_task(config) -> AlignmentTask:
+  """The task of a file-backed dataset: DBP15K (data_dir + pair) or OpenEA (openea_dir)."""
+  if config.data.kind == "dbp15k":
+    return dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed)
+  return openea.load_openea(config.data.openea_dir, seed=config.seed,
+                            valid_fraction=config.data.valid_fraction)
+
+
+def _real(config):
+  task = load_real_task(config)
   kwargs = {"model_path": config.data.labse_path} if config.data.name_encoder == "labse" else {}
   names = name_features(task, config.data.cache_dir, config.data.name_encoder,
                         config.data.name_source, encoder_kwargs=kwargs, local_order=False)
@@ -42,10 +53,10 @@ def build(config) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
   """Loads the data named by config.data and returns (task, (inputs_kg1, inputs_kg2))."""
   if config.data.kind == "synthetic":
     task, names, side = _synthetic(config)
-  elif config.data.kind == "dbp15k":
-    task, names, side = _dbp15k(config)
+  elif config.data.kind in REAL_KINDS:
+    task, names, side = _real(config)
   else:
-    raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic' or 'dbp15k'")
+    raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic', 'dbp15k' or 'openea'")
   kgs = (task.kg1, task.kg2)
   unknown = set(config.data.modalities) - set(SIDE_MODALITIES)
   if unknown:
@@ -59,7 +70,7 @@ def build(config) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
   for k, kg in enumerate(kgs):
     ids, mask = neighbour_table(kg.num_entities, kg.triples, config.model.num_slots, config.seed)
     chosen = {m: side[m][k] for m in config.data.modalities if m in side}
-    rows = kg.source_rows if config.data.kind == "dbp15k" else None  # caches are in file order
+    rows = kg.source_rows if config.data.kind in REAL_KINDS else None  # caches are in file order
     inputs.append(GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, side=chosen,
                               name_rows=rows))
   return task, tuple(inputs)

@@ -20,9 +20,9 @@ import time
 from absl import logging
 import numpy as np
 
+from selfmea_jax import pipeline
 from selfmea_jax.align import candidates, consistency, decoding, fusion, views
 from selfmea_jax.align.propagation import normalised_edges
-from selfmea_jax.data import dbp15k
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
@@ -64,9 +64,9 @@ def load_task(config) -> tuple[AlignmentTask, tuple[np.ndarray, np.ndarray] | No
   if config.data.kind == "synthetic":
     pair = make_synthetic_pair(SyntheticSpec(**config.data.synthetic.to_dict()), seed=config.seed)
     return pair.task, pair.name_features
-  if config.data.kind == "dbp15k":
-    return dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed), None
-  raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic' or 'dbp15k'")
+  if config.data.kind in pipeline.REAL_KINDS:
+    return pipeline.load_real_task(config), None
+  raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic', 'dbp15k' or 'openea'")
 
 
 def decode_graph(graph: candidates.CandidateGraph, cfg) -> Decoded:
@@ -122,7 +122,7 @@ def evaluate_fused(task: AlignmentTask, fused, cfg, timings: dict, tag: str, adj
       pairs = _to_kg_pairs(confident_pairs(test, 1.0), links)
     results.update(_metrics(test, local, "test/"))
     timings[f"{tag}/decode_test_s"] = time.time() - t
-  if "all" in cfg.conventions:
+  if "all" in cfg.conventions and len(task.test_links):
     results.update(_metrics(full, task.test_links, "all/"))
   if len(task.valid_links):
     results.update(_metrics(full, task.valid_links, "valid/all/"))
@@ -161,7 +161,7 @@ def trainer_config(config, round_index: int, workdir: str):
     raise InputError(f"align.train_view {spec.name!r}: the trainer reads a cached name encoder "
                      f"view; choose one with encoder in {expected}")
   with cfg.unlocked():
-    if config.data.kind == "dbp15k":
+    if config.data.kind in pipeline.REAL_KINDS:
       cfg.data.name_encoder, cfg.data.name_source = spec.encoder, spec.source
     cfg.train.num_epochs = config.align.train_epochs
     cfg.train.nca_weight = config.align.train_nca_weight
@@ -220,9 +220,12 @@ def self_training_round(config, task, decoded: Decoded, round_index: int, workdi
   """Pseudo-seeds from `decoded` -> trainer -> ((emb1, emb2) trained view, stage info)."""
   seeds = confident_pairs(decoded, config.align.seed_keep_fraction)
   gold = np.concatenate([task.valid_links, task.test_links])
-  info = {"seeds/count": len(seeds), "seeds/precision": pseudo_seeds.precision(seeds, gold)}
-  logging.info("round %d: %d pseudo-seeds from the decoded alignment (precision %.3f, "
-               "reporting only)", round_index, len(seeds), info["seeds/precision"])
+  info = {"seeds/count": len(seeds)}
+  if len(gold):
+    info["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
+  logging.info("round %d: %d pseudo-seeds from the decoded alignment (precision against gold "
+               "%s, reporting only)", round_index, len(seeds),
+               f"{info['seeds/precision']:.3f}" if len(gold) else "unknown: no gold links")
   trained, train_results = self_training_view(config, seeds, round_index, workdir)
   info["trainer/best_epoch"] = train_results["best_epoch"]
   return trained, info
@@ -238,6 +241,8 @@ def align(config, workdir: str | None = None) -> dict:
   task, given = load_task(config)
   timings["load_s"] = time.time() - t
   logging.info("%s", task.describe())
+  if not len(task.test_links) and not len(task.valid_links):
+    logging.info("no gold links: nothing will be evaluated; the alignment is decoded and exported")
   t = time.time()
   view_set = load_views(config, task, given)
   timings["views_s"] = time.time() - t

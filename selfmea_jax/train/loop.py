@@ -139,13 +139,18 @@ def evaluate_params(config, model, params, task, inputs) -> tuple[dict, tuple[np
   emb1, emb2 = encode_pair(config, model, params, inputs)
   kwargs = dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k)
   valid = validation_links(config, task)
-  results = eval_metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/",
-                                scoring="cosine", backend=config.eval.backend)
-  results.update(eval_metrics.report(emb1, emb2, task.test_links, **kwargs))
+  results = {}
+  if len(valid):  # a KG pair without gold links is trained and exported, never evaluated
+    results.update(eval_metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/",
+                                       scoring="cosine", backend=config.eval.backend))
+  if len(task.test_links):
+    results.update(eval_metrics.report(emb1, emb2, task.test_links, **kwargs))
   return results, (emb1, emb2)
 
 
 def names_only_report(config, task, inputs) -> dict:
+  if not len(task.test_links):
+    return {}
   kwargs = dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k)
   return eval_metrics.report(inputs[0].name_matrix(), inputs[1].name_matrix(),
                              task.test_links, **kwargs)
@@ -181,8 +186,8 @@ def initial_seeds(config, task, inputs, model, params, given: np.ndarray | None 
   if given is None:
     seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
   gold = np.concatenate([task.valid_links, task.test_links])
-  logging.info("initial pseudo-seeds from %s: %d (precision %.3f, reporting only)",
-               source, len(seeds), pseudo_seeds.precision(seeds, gold))
+  logging.info("initial pseudo-seeds from %s: %d (precision %s, reporting only)", source,
+               len(seeds), f"{pseudo_seeds.precision(seeds, gold):.3f}" if len(gold) else "unknown")
   return seeds
 
 
@@ -222,12 +227,14 @@ def _end_of_epoch(config, model, task, inputs, state, modalities, epoch, done, s
     seeds = pseudo_seeds.merge_one_to_one(seeds, confirmed)
     gold = np.concatenate([task.valid_links, task.test_links])
     results["seeds/count"] = len(seeds)
-    results["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
-  logging.info("epoch %d: valid MRR %.4f | %s", epoch, results[VALID_KEY], _format(results))
+    if len(gold):
+      results["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
+  logging.info("epoch %d: valid MRR %.4f | %s", epoch, results.get(VALID_KEY, float("nan")),
+               _format(results))
   meta["history"].append(results)
   _log_line(workdir, results)
-  if results[VALID_KEY] > meta["best_valid"] or not config.eval.select_best:
-    meta["best_valid"], meta["best_epoch"], meta["best_results"] = results[VALID_KEY], epoch, results
+  if VALID_KEY not in results or results[VALID_KEY] > meta["best_valid"] or not config.eval.select_best:
+    meta["best_valid"], meta["best_epoch"], meta["best_results"] = results.get(VALID_KEY, -1.0), epoch, results
     arrays["best_params"] = to_host(state.params)
   return seeds, streaks
 
@@ -298,7 +305,7 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None):
     meta["names_only"], meta["untrained"] = baseline, untrained
     logging.info("names only: %s", _format(baseline))
     logging.info("untrained encoder: %s", _format(untrained))
-    meta["best_valid"], meta["best_results"] = untrained[VALID_KEY], untrained
+    meta["best_valid"], meta["best_results"] = untrained.get(VALID_KEY, -1.0), untrained
     _log_line(workdir, {"step": 0, "epoch": 0, **untrained})
   seeds = np.asarray(meta["seeds"], np.int32).reshape(-1, 2)
   streaks = np.asarray(meta["streaks"], np.int32).reshape(-1, 3)

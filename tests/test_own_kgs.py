@@ -1,0 +1,64 @@
+"""Your own KGs: the OpenEA layout, optional gold links, and the README's worked example."""
+
+import os
+import shutil
+
+import pytest
+
+from selfmea_jax.align import run
+from selfmea_jax.config_defaults import own_kgs_config
+from selfmea_jax.data import openea
+from selfmea_jax.errors import InputError
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "experiments", "tiny_kgs")
+
+
+def _config(directory, tmp_path):
+  config = own_kgs_config(str(directory))
+  config.workdir = str(tmp_path / "run")
+  config.data.cache_dir = str(tmp_path / "cache")
+  config.train.log_every_steps = 5
+  return config
+
+
+def test_openea_loader_reads_uris_names_and_splits_links():
+  task = openea.load_openea(EXAMPLE, seed=0)
+  assert task.kg1.num_entities == 14 and task.kg2.num_entities == 15  # Hamburg has no partner
+  assert len(task.valid_links) + len(task.test_links) == 14 and len(task.valid_links) == 4
+  assert "Tour Eiffel" in task.kg1.names and "Eiffel Tower" in task.kg2.names
+  for i, j in task.test_links:
+    assert task.kg1.uris[i].rsplit("/", 1)[1] in ("Paris", "Lyon", "Berlin", "Munich", "Rome",
+                                                  "Milan", "France", "Seine", "Allemagne", "Italie",
+                                                  "Rhin", "Tibre", "Tour_Eiffel", "Colisée")
+  other = openea.load_openea(EXAMPLE, seed=1)
+  assert other.kg1.uris != task.kg1.uris  # local order is a seeded shuffle, not file order
+
+
+def test_links_linked_twice_are_an_error_with_file_and_line(tmp_path):
+  for name in ("rel_triples_1", "rel_triples_2"):
+    shutil.copy(os.path.join(EXAMPLE, name), tmp_path / name)
+  with open(os.path.join(EXAMPLE, "ent_links"), encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  (tmp_path / "ent_links").write_text("\n".join(lines + [lines[0].split("\t")[0] + "\thttp://x/y"]) + "\n",
+                                      encoding="utf-8")
+  with pytest.raises(InputError, match=r"ent_links:15: KG1 entity .* linked twice"):
+    openea.load_openea(str(tmp_path))
+
+
+def test_readme_example_aligns_the_tiny_pair(tmp_path):
+  report = run.align(_config(EXAMPLE, tmp_path), str(tmp_path / "run"))
+  assert report["final"]["all/h1"] == 1.0 and report["final"]["test/h1"] == 1.0
+  assert os.path.exists(tmp_path / "run" / "alignment.tsv")
+
+
+def test_without_gold_links_the_alignment_is_exported_and_nothing_evaluated(tmp_path):
+  data = tmp_path / "data"
+  data.mkdir()
+  for name in ("rel_triples_1", "rel_triples_2"):
+    shutil.copy(os.path.join(EXAMPLE, name), data / name)
+  report = run.align(_config(data, tmp_path), str(tmp_path / "run"))
+  assert not any("h1" in key for stage in report["stages"] for key in stage)
+  with open(report["alignment"], encoding="utf-8") as f:
+    rows = [line.split("\t") for line in f.read().splitlines()[1:]]
+  assert len(rows) == 14
+  assert sum(r[1] == "Allemagne" and r[3] == "Germany" for r in rows) == 1
