@@ -12,6 +12,7 @@ import json
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from selfmea_jax import log_filters
 from selfmea_jax.errors import exit_on_input_error
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
@@ -47,8 +48,10 @@ def main(argv):
   if config is None:
     raise app.UsageError("--config is required")
   workdir = _WORKDIR.value or config.workdir
-  logging.set_verbosity(logging.INFO)
-  logging.info("config:\n%s", config)
+  verbosity = flags.FLAGS.verbosity
+  log_filters.configure(verbosity)
+  if verbosity >= 1:
+    logging.info("config:\n%s", config)
   run(config, workdir, _MODE.value, _STEP.value)
 
 

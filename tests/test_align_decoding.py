@@ -116,3 +116,14 @@ def test_hungarian_with_a_floor_leaves_weak_pairs_unmatched():
   np.testing.assert_array_equal(decoding.hungarian(graph, graph.scores), [0, 1])
   np.testing.assert_array_equal(decoding.hungarian(graph, graph.scores, min_score=0.1), [0, -1])
   np.testing.assert_array_equal(decoding.hungarian(graph, graph.scores, min_score=0.0), [0, 1])
+
+
+def test_sparse_sinkhorn_on_a_full_graph_equals_the_dense_one():
+  from selfmea_jax.evaluation import sinkhorn  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(5)
+  q, c = unit(rng.normal(size=(30, 8))), unit(rng.normal(size=(30, 8)))
+  scores = q @ c.T
+  dense = sinkhorn.sinkhorn_scores(q, c, temperature=0.1, iterations=20)
+  graph = dense_graph(scores)
+  sparse = decoding.sinkhorn_scores(graph, graph.scores, temperature=0.1, iterations=20)
+  np.testing.assert_allclose(sparse, dense[graph.rows, graph.cols], atol=1e-4)

@@ -108,3 +108,16 @@ def test_attribute_file(tmp_path):
   path.write_text("http://x/zz\tp\n")
   with pytest.raises(InputError, match="attrs:1: unknown entity"):
     attributes.read_attribute_file(str(path), graph)
+
+
+def test_default_logs_drop_third_party_info_but_keep_warnings():
+  import logging as std_logging  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.log_filters import DropThirdPartyInfo  # pylint: disable=import-outside-toplevel
+
+  def record(path, level):
+    return std_logging.LogRecord("absl", level, path, 1, "msg", None, None)
+
+  quiet = DropThirdPartyInfo()
+  assert not quiet.filter(record("/site-packages/orbax/checkpoint/checkpoint_manager.py", std_logging.INFO))
+  assert quiet.filter(record("/site-packages/orbax/checkpoint/checkpoint_manager.py", std_logging.WARNING))
+  assert quiet.filter(record("/work/selfmea_jax/align/run.py", std_logging.INFO))
