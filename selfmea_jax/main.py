@@ -12,7 +12,7 @@ import json
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from selfmea_jax import log_filters
+from selfmea_jax import log_filters, run_config
 from selfmea_jax.errors import exit_on_input_error
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
@@ -21,12 +21,18 @@ _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
                           "train: train + evaluate (resumes); eval: evaluate the best checkpointed "
                           "parameters; export: write the predicted alignment TSV.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step for eval/export (default: latest).")
+_FRESH = flags.DEFINE_bool("fresh", False, "Start over: remove the workdir's previous run "
+                           "(checkpoints, logs, results) instead of resuming it.")
 
 
 @exit_on_input_error
-def run(config, workdir: str, mode: str, step: int | None = None) -> dict:
+def run(config, workdir: str, mode: str, step: int | None = None, fresh: bool = False) -> dict:
   from selfmea_jax import export  # pylint: disable=import-outside-toplevel
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
+  trains = config.align.enabled or mode == "train"
+  if fresh and trains:
+    run_config.clear_run(workdir)
+  run_config.check_or_save(config, workdir, save=trains)
   if config.align.enabled:  # the full aligner; its trainer resumes from workdir's checkpoints
     from selfmea_jax.align import run as align_run  # pylint: disable=import-outside-toplevel
     results = {k: v for k, v in align_run.align(config, workdir).items() if not k.startswith("_")}
@@ -52,7 +58,7 @@ def main(argv):
   log_filters.configure(verbosity)
   if verbosity >= 1:
     logging.info("config:\n%s", config)
-  run(config, workdir, _MODE.value, _STEP.value)
+  run(config, workdir, _MODE.value, _STEP.value, _FRESH.value)
 
 
 if __name__ == "__main__":

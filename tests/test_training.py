@@ -108,3 +108,22 @@ def test_ctrl_c_checkpoints_and_resume_matches(small_config, tmp_path, monkeypat
   assert mngr.latest_step() == 13  # saved on interrupt, not only at the periodic step 7
   resumed = loop.train_and_evaluate(small_config, str(tmp_path / "ctrl_c"))
   assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
+
+
+def test_resuming_with_another_config_is_refused_until_fresh(small_config, tmp_path, capsys):
+  from selfmea_jax.main import run
+  workdir = str(tmp_path)
+  small_config.train.num_epochs = 1
+  first = run(small_config, workdir, "train")
+  capsys.readouterr()
+  small_config.train.learning_rate = 3e-4
+  with pytest.raises(SystemExit) as exit_info:
+    run(small_config, workdir, "train")
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert "train.learning_rate (0.001 -> 0.0003)" in err and "--fresh" in err
+  with pytest.raises(SystemExit):
+    run(small_config, workdir, "eval")  # evaluating another config's checkpoints: refused too
+  again = run(small_config, workdir, "train", fresh=True)
+  assert again["best_epoch"] >= 0 and again["train_seconds_this_run"] > 0
+  assert first["names_only"] == again["names_only"]  # same data: the baseline is unchanged

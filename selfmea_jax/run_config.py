@@ -1,0 +1,67 @@
+"""The resolved config saved in a workdir: a resumed run must use the same one.
+
+`<workdir>/config.json` is written when a run starts; a later run into the same workdir with
+a different config (or data, or seed) stops with one line naming the differing keys, rather
+than silently mixing checkpoints of one config with another. `--fresh` starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from selfmea_jax.errors import InputError
+
+IGNORED_KEYS = ("workdir",)  # where the run lives, not what it computes
+RUN_FILES = ("checkpoints", "config.json", "fingerprint.json", "metrics.jsonl", "results.json",
+             "curves.png", "alignment.tsv")
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+  """{'a': {'b': 1}} -> {'a.b': 1}; values normalised through JSON (tuples -> lists)."""
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = json.loads(json.dumps(value))
+  return out
+
+
+def differing_keys(saved: dict, current: dict) -> list[str]:
+  a, b = flatten(saved), flatten(current)
+  keys = sorted((set(a) | set(b)) - set(IGNORED_KEYS))
+  return [k for k in keys if a.get(k, "<absent>") != b.get(k, "<absent>")]
+
+
+def check_or_save(config, workdir: str, save: bool = True) -> None:
+  """Saves config.json in workdir (when `save`), or refuses when the saved one differs."""
+  path = os.path.join(workdir, "config.json")
+  current = json.loads(config.to_json())
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      saved = json.load(f)
+    diff = differing_keys(saved, current)
+    if diff:
+      shown = ", ".join(f"{k} ({flatten(saved).get(k, '<absent>')!r} -> {flatten(current).get(k, '<absent>')!r})"
+                        for k in diff[:5])
+      more = f" and {len(diff) - 5} more" if len(diff) > 5 else ""
+      raise InputError(f"this workdir holds a run of another config: {shown}{more}; rerun with "
+                       "--fresh to start over, or choose another --workdir", workdir)
+    return
+  if not save:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(current, f, indent=1)
+
+
+def clear_run(workdir: str) -> None:
+  """Removes a previous run's files from workdir (checkpoints, logs, results, self-training)."""
+  if not os.path.isdir(workdir):
+    return
+  for name in os.listdir(workdir):
+    path = os.path.join(workdir, name)
+    if name in RUN_FILES or name.startswith("self_training_"):
+      shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
