@@ -27,12 +27,21 @@ _FRESH = flags.DEFINE_bool("fresh", False, "Start over: remove the workdir's pre
 
 @exit_on_input_error
 def run(config, workdir: str, mode: str, step: int | None = None, fresh: bool = False) -> dict:
+  """Runs one mode; training modes hold the workdir's lock and check its config.json."""
+  trains = config.align.enabled or mode == "train"
+  if not trains:
+    run_config.check_or_save(config, workdir, save=False)
+    return _run_mode(config, workdir, mode, step)
+  with run_config.workdir_lock(workdir):
+    if fresh:
+      run_config.clear_run(workdir)
+    run_config.check_or_save(config, workdir)
+    return _run_mode(config, workdir, mode, step)
+
+
+def _run_mode(config, workdir: str, mode: str, step: int | None) -> dict:
   from selfmea_jax import export  # pylint: disable=import-outside-toplevel
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
-  trains = config.align.enabled or mode == "train"
-  if fresh and trains:
-    run_config.clear_run(workdir)
-  run_config.check_or_save(config, workdir, save=trains)
   if config.align.enabled:  # the full aligner; its trainer resumes from workdir's checkpoints
     from selfmea_jax.align import run as align_run  # pylint: disable=import-outside-toplevel
     results = {k: v for k, v in align_run.align(config, workdir).items() if not k.startswith("_")}

@@ -1,4 +1,4 @@
-"""The resolved config saved in a workdir: a resumed run must use the same one.
+"""A workdir's guards: the resolved config a resumed run must match, and a lock file.
 
 `<workdir>/config.json` is written when a run starts; a later run into the same workdir with
 a different config (or data, or seed) stops with one line naming the differing keys, rather
@@ -7,6 +7,8 @@ than silently mixing checkpoints of one config with another. `--fresh` starts ov
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -65,3 +67,27 @@ def clear_run(workdir: str) -> None:
     path = os.path.join(workdir, name)
     if name in RUN_FILES or name.startswith("self_training_"):
       shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: str):
+  """Holds <workdir>/.lock while a run writes there; a second run into the same workdir
+  stops at once with the first one's pid (the lock dies with its process, even on kill -9)."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, ".lock")
+  with open(path, "a+", encoding="utf-8") as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      f.seek(0)
+      holder = f.read().strip() or "unknown"
+      raise InputError(f"another run (pid {holder}) is using this workdir; wait for it or choose "
+                       "another --workdir", workdir) from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)

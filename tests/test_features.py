@@ -121,3 +121,20 @@ def test_default_logs_drop_third_party_info_but_keep_warnings():
   assert not quiet.filter(record("/site-packages/orbax/checkpoint/checkpoint_manager.py", std_logging.INFO))
   assert quiet.filter(record("/site-packages/orbax/checkpoint/checkpoint_manager.py", std_logging.WARNING))
   assert quiet.filter(record("/work/selfmea_jax/align/run.py", std_logging.INFO))
+
+
+def test_non_finite_features_are_reported_with_file_and_row(tmp_path):
+  import pickle  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.features import cache, images  # pylint: disable=import-outside-toplevel
+  features = np.ones((5, 3), np.float32)
+  features[3, 1] = np.nan
+  stem = str(tmp_path / "names_kg1")
+  cache.save_features(stem, features, {"encoder": "x"})
+  with pytest.raises(InputError, match=r"names_kg1.npy: non-finite value .* in row 3"):
+    cache.load_features(stem, {"encoder": "x"})
+  path = tmp_path / "images.pkl"
+  with open(path, "wb") as f:
+    pickle.dump({7: np.ones(4), 9: np.array([1.0, np.inf, 0.0, 0.0])}, f)
+  with pytest.raises(InputError, match="entity id 9"):
+    images.read_image_table(str(path))

@@ -127,3 +127,28 @@ def test_resuming_with_another_config_is_refused_until_fresh(small_config, tmp_p
   again = run(small_config, workdir, "train", fresh=True)
   assert again["best_epoch"] >= 0 and again["train_seconds_this_run"] > 0
   assert first["names_only"] == again["names_only"]  # same data: the baseline is unchanged
+
+
+def test_a_second_run_into_a_locked_workdir_stops(small_config, tmp_path, capsys):
+  from selfmea_jax import run_config  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.main import run  # pylint: disable=import-outside-toplevel
+  with run_config.workdir_lock(str(tmp_path)):
+    with pytest.raises(SystemExit) as exit_info:
+      run(small_config, str(tmp_path), "train")
+  assert exit_info.value.code == 2
+  assert f"another run (pid {os.getpid()}) is using this workdir" in capsys.readouterr().err
+
+
+def test_a_nan_loss_stops_training_with_the_step(small_config, tmp_path, monkeypatch):
+  from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
+  real_make_batch = loop.make_batch
+
+  def poisoned(config, inputs, step, per_epoch, seeds):
+    batch = real_make_batch(config, inputs, step, per_epoch, seeds)
+    if step >= 3:
+      batch["kg1"]["neighbours"] = np.full_like(batch["kg1"]["neighbours"], np.nan)
+    return batch
+
+  monkeypatch.setattr(loop, "make_batch", poisoned)
+  with pytest.raises(InputError, match="training diverged: the loss is nan at step 5"):
+    loop.train_and_evaluate(small_config, str(tmp_path))

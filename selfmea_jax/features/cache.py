@@ -54,4 +54,15 @@ def load_features(stem: str, expected: dict | None = None, mmap: bool = True) ->
     if manifest.get(key) != value:
       raise InputError(f"stale feature cache: {key}={manifest.get(key)!r}, expected {value!r}; "
                        "delete it or choose another cache_dir", stem + ".json")
-  return np.load(stem + ".npy", mmap_mode="r" if mmap else None)
+  features = np.load(stem + ".npy", mmap_mode="r" if mmap else None)
+  check_finite(features, stem + ".npy")
+  return features
+
+
+def check_finite(features: np.ndarray, path: str, chunk: int = 65536) -> None:
+  """Raises InputError naming the first row with a NaN/Inf (reads the array in chunks)."""
+  for start in range(0, len(features), chunk):
+    bad = ~np.isfinite(np.asarray(features[start:start + chunk])).all(axis=tuple(range(1, features.ndim)))
+    if bad.any():
+      raise InputError(f"non-finite value (NaN or Inf) in row {start + int(np.argmax(bad))}; "
+                       "delete the cache to recompute it", path)

@@ -15,6 +15,14 @@ from selfmea_jax.data.kg import KnowledgeGraph
 from selfmea_jax.errors import InputError
 
 
+def _finite(table: dict[int, np.ndarray], path: str) -> dict[int, np.ndarray]:
+  """The table, or an InputError naming the first entity whose vector has a NaN/Inf."""
+  for entity_id, vector in table.items():
+    if not np.isfinite(vector).all():
+      raise InputError(f"non-finite value (NaN or Inf) in the features of entity id {entity_id}", path)
+  return table
+
+
 def read_image_table(path: str) -> dict[int, np.ndarray]:
   """{source entity id: vector} from a .pkl dict or a .npy/.npz with `ids` and `features`."""
   if not os.path.isfile(path):
@@ -23,9 +31,10 @@ def read_image_table(path: str) -> dict[int, np.ndarray]:
     if path.endswith(".pkl") or path.endswith(".pickle"):
       with open(path, "rb") as f:
         table = pickle.load(f)
-      return {int(k): np.asarray(v, np.float32).reshape(-1) for k, v in table.items()}
+      return _finite({int(k): np.asarray(v, np.float32).reshape(-1) for k, v in table.items()}, path)
     data = np.load(path)
-    return {int(i): np.asarray(v, np.float32) for i, v in zip(data["ids"], data["features"])}
+    return _finite({int(i): np.asarray(v, np.float32) for i, v in zip(data["ids"], data["features"])},
+                   path)
   except (pickle.UnpicklingError, KeyError, ValueError, AttributeError, EOFError) as e:
     raise InputError(f"cannot read image features ({type(e).__name__}: {e})", path) from None
 

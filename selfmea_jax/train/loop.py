@@ -321,6 +321,9 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None):
       done = step + 1
       if done % config.train.log_every_steps == 0:
         scalars = {k: float(v) for k, v in step_metrics.items()}
+        if not np.isfinite(scalars["loss"]):
+          raise InputError(f"training diverged: the loss is {scalars['loss']} at step {done} "
+                           "(try a lower train.learning_rate); the last checkpoint is kept", workdir)
         progress.set_postfix(loss=f"{scalars['loss']:.4f}")
         _log_line(workdir, {"step": done, **scalars})
       if done % per_epoch == 0 and (done // per_epoch) % config.train.eval_every_epochs == 0:
