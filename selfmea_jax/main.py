@@ -8,11 +8,12 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from selfmea_jax import log_filters, run_config
+from selfmea_jax import config_checks, log_filters, run_config
 from selfmea_jax.errors import exit_on_input_error
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
@@ -28,6 +29,7 @@ _FRESH = flags.DEFINE_bool("fresh", False, "Start over: remove the workdir's pre
 @exit_on_input_error
 def run(config, workdir: str, mode: str, step: int | None = None, fresh: bool = False) -> dict:
   """Runs one mode; training modes hold the workdir's lock and check its config.json."""
+  config_checks.validate(config)
   trains = config.align.enabled or mode == "train"
   if not trains:
     run_config.check_or_save(config, workdir, save=False)
@@ -70,5 +72,40 @@ def main(argv):
   run(config, workdir, _MODE.value, _STEP.value, _FRESH.value)
 
 
+def _chain(error: BaseException) -> list[str]:
+  texts = []
+  while error is not None:
+    texts.append(str(error).replace("\\n", "\n").replace("\\'", "'"))
+    error = error.__cause__ or error.__context__
+  return texts
+
+
+def flag_error_line(error: BaseException, argv: list[str]) -> str:
+  """One line for a bad --config file or override (keeps ml_collections' 'Did you mean')."""
+  texts = _chain(error)
+  overrides = " ".join(a for a in argv[1:] if a.startswith("--config"))
+  for text in texts:
+    if "Did you mean" in text:
+      hint = text[text.index("Did you mean"):].split("\n")[0].strip("'\" ")
+      return f"error: unknown config key in {overrides}: {hint}"
+  for text in texts:
+    if "No such file or directory" in text:
+      path = text.rsplit("No such file or directory:", 1)[1].strip().strip("'").split("'")[0]
+      return f"error: {path}: config file not found"
+  lines = [line.strip() for line in texts[-1].splitlines() if line.strip()]
+  return f"error: {lines[0] if lines else type(error).__name__} (in: {overrides})"
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing; a bad --config file, key or value is one `error:` line (exit 2)."""
+  try:
+    remaining = flags.FLAGS(argv)
+    _ = _CONFIG.value.workdir  # config_flags reports a failed file load only on first use
+    return remaining
+  except Exception as e:  # pylint: disable=broad-except  (config_flags wraps many kinds)
+    print(flag_error_line(e, argv), file=sys.stderr)
+    sys.exit(2)
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

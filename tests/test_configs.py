@@ -4,8 +4,13 @@ import glob
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
+
+from selfmea_jax import config_checks
+from selfmea_jax.errors import InputError
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -16,8 +21,8 @@ def test_config_loads(path):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   config = module.get_config()
-  assert config.data.kind in ("synthetic", "dbp15k")
-  assert config.train.batch_size > 0 and config.workdir
+  config_checks.validate(config)  # raises on any bad value
+  assert config.data.kind in ("synthetic", "dbp15k", "openea") and config.workdir
 
 
 def test_colab_notebook_is_valid_json_and_uses_a_real_config():
@@ -39,3 +44,29 @@ def test_best_configs_use_original_names_unless_asked_for_translations(pair):
   assert any(v.endswith(":translated") for v in translated.align.views)
   assert set(original.align.views) < set(translated.align.views)
   assert original.workdir != translated.workdir
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("train.batch_size", 0, "must be > 0"), ("train.num_epochs", -1, "must be >= 0"),
+    ("eval.scoring", "dot", "choose one of"), ("data.kind", "csv", "choose one of"),
+    ("align.hop_weights", (), "hop_weights is empty"), ("align.views", ("bert:uri",), "unknown view encoder"),
+    ("data.modalities", ("audio",), "unknown .'audio'."),
+])
+def test_bad_config_values_are_one_line_errors(key, value, message):
+  from configs import synthetic_best  # pylint: disable=import-outside-toplevel
+  config = synthetic_best.get_config()
+  section, name = key.split(".")
+  setattr(config[section], name, value)
+  with pytest.raises(InputError, match=message):
+    config_checks.validate(config)
+
+
+def test_cli_flag_errors_are_one_line(tmp_path):
+  def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "selfmea_jax.main", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+  missing = run_cli("--config=configs/nope.py")
+  assert missing.returncode == 2 and missing.stderr.strip() == "error: configs/nope.py: config file not found"
+  typo = run_cli("--config=configs/synthetic.py", "--config.train.batchsize=3", f"--workdir={tmp_path}")
+  assert typo.returncode == 2 and "Traceback" not in typo.stderr
+  assert typo.stderr.strip().endswith('Did you mean "batch_size" instead of "batchsize"?')

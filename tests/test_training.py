@@ -152,3 +152,11 @@ def test_a_nan_loss_stops_training_with_the_step(small_config, tmp_path, monkeyp
   monkeypatch.setattr(loop, "make_batch", poisoned)
   with pytest.raises(InputError, match="training diverged: the loss is nan at step 5"):
     loop.train_and_evaluate(small_config, str(tmp_path))
+
+
+def test_zero_epochs_evaluates_and_exports_the_untrained_model(small_config, tmp_path):
+  from selfmea_jax.main import run  # pylint: disable=import-outside-toplevel
+  small_config.train.num_epochs = 0
+  results = run(small_config, str(tmp_path), "train")
+  assert results["best_epoch"] == 0 and results["best"]["test/h1"] == results["untrained"]["test/h1"]
+  assert os.path.exists(tmp_path / "alignment.tsv")

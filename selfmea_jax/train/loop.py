@@ -339,6 +339,9 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None):
                     saved_step, workdir)
     raise
   progress.close()
+  if total_steps == 0 and saved_step == 0 and restored is None:  # num_epochs=0: the untrained
+    _save(mngr, 0, state, arrays, meta, seeds, streaks)          # model, for eval and export
+    mngr.wait_until_finished()
   final = {"names_only": meta.get("names_only", {}), "untrained": meta.get("untrained", {}),
            "best_epoch": meta["best_epoch"], "best": meta["best_results"],
            "last": meta["history"][-1] if meta["history"] else {},
