@@ -24,10 +24,19 @@ def _synthetic(config):
 REAL_KINDS = ("dbp15k", "openea")  # datasets read from files (name caches in file order)
 
 
+def uses_translations(config) -> bool:
+  """Whether any name input of the config reads the machine-translated names."""
+  names = [config.data.name_source] + [v.partition(":")[2] for v in config.align.views]
+  if config.align.enabled:
+    names.append(config.align.train_view.partition(":")[2])
+  return "translated" in names
+
+
 def load_real_task(config) -> AlignmentTask:
   """The task of a file-backed dataset: DBP15K (data_dir + pair) or OpenEA (openea_dir)."""
   if config.data.kind == "dbp15k":
-    return dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed)
+    return dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed,
+                              translations=uses_translations(config))
   return openea.load_openea(config.data.openea_dir, seed=config.seed,
                             valid_fraction=config.data.valid_fraction)
 

@@ -27,6 +27,7 @@ def write_pair(root, files):
   }
   defaults.update(files)
   for name, text in defaults.items():
+    os.makedirs(os.path.dirname(os.path.join(pair, name)), exist_ok=True)
     with open(os.path.join(pair, name), "w", encoding="utf-8") as f:
       f.write(text)
   return str(root)
@@ -109,3 +110,24 @@ def test_gather_reads_memmap_through_row_map(tmp_path):
   np.testing.assert_array_equal(batch["neighbours"][1], table[[5, 3]])
   np.testing.assert_array_equal(graph.name_matrix(), table[rows])
   assert isinstance(graph.names, np.memmap)
+
+
+def test_non_utf8_file_names_the_line(tmp_path):
+  root = write_pair(tmp_path, {})
+  with open(os.path.join(root, "DBP15K", "xx_en", "ent_ids_2"), "wb") as f:
+    f.write(b"10\thttp://dbpedia.org/resource/A_b\n11\thttp://dbpedia.org/resource/C\xe9\n")
+  with pytest.raises(InputError, match=r"ent_ids_2:2: not UTF-8"):
+    dbp15k.load_dbp15k(root, "xx_en")
+
+
+def test_a_gold_link_twice_is_an_error_with_file_and_line(tmp_path):
+  root = write_pair(tmp_path, {"jape_split_0_3/ref_ent_ids": "1\t11\n0\t11\n"})
+  with pytest.raises(InputError, match=r"ref_ent_ids:2: KG1 entity linked twice \(first at .*sup_ent_ids:1\)"):
+    dbp15k.load_dbp15k(root, "xx_en")
+
+
+def test_translations_are_read_only_when_asked_and_checked_per_entry(tmp_path):
+  root = write_pair(tmp_path, {"names/translated_ent_name_dbp_xx_en.json": '[[0, ["a", "b"]], [1, "oops"]]'})
+  assert dbp15k.load_dbp15k(root, "xx_en").kg1.translated_names is None  # not parsed when unused
+  with pytest.raises(InputError, match=r"translated_ent_name_dbp_xx_en.json: entry 1: expected \[id, \[tokens\]\]"):
+    dbp15k.load_dbp15k(root, "xx_en", translations=True)

@@ -35,9 +35,14 @@ def _read_translated(path: str, id_to_local: list[dict[int, int]], sizes: list[i
       entries = json.load(f)
     except json.JSONDecodeError as e:
       raise InputError(f"invalid JSON: {e.msg}", path, e.lineno) from None
+  if not isinstance(entries, list):
+    raise InputError("expected a JSON list of [id, [tokens]] entries", path)
   out = [[""] * sizes[0], [""] * sizes[1]]
-  for entry in entries:
-    entity_id, tokens = int(entry[0]), entry[1]
+  for index, entry in enumerate(entries):
+    if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], int)
+        or not isinstance(entry[1], list) or not all(isinstance(t, str) for t in entry[1])):
+      raise InputError(f"entry {index}: expected [id, [tokens]], got {json.dumps(entry)[:80]}", path)
+    entity_id, tokens = entry
     for side in (0, 1):
       if entity_id in id_to_local[side]:
         out[side][id_to_local[side][entity_id]] = " ".join(tokens)
@@ -61,18 +66,36 @@ def _load_kg(directory: str, side: int, rng: np.random.Generator):
   return uris, rel_uris, triples, source_rows, id_to_local, source_ids
 
 
-def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3") -> AlignmentTask:
-  """Loads one DBP15K pair; entity indices are a seeded permutation of the file ids."""
+def check_one_to_one(tables: list[tuple[str, np.ndarray]]) -> None:
+  """Gold links must be one-to-one across all files: an entity linked twice (a duplicate or a
+  conflicting link) is an error naming the file and line."""
+  seen = ({}, {})
+  for path, links in tables:
+    for line_number, pair in enumerate(links.tolist(), start=1):
+      for side in (0, 1):
+        if pair[side] in seen[side]:
+          first_path, first_line = seen[side][pair[side]]
+          raise InputError(f"KG{side + 1} entity linked twice (first at {first_path}:{first_line}); "
+                           "gold links must be one-to-one", path, line_number)
+        seen[side][pair[side]] = (path, line_number)
+
+
+def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3",
+                translations: bool = False) -> AlignmentTask:
+  """Loads one DBP15K pair; entity indices are a seeded permutation of the file ids.
+  translations: also read the machine-translated names (parsed only when asked for)."""
   directory = pair_dir(data_dir, pair)
   rng = np.random.default_rng(seed)
   kg_parts = [_load_kg(directory, side, rng) for side in (1, 2)]
   id_maps = [part[4] for part in kg_parts]
   split_dir = os.path.join(directory, split)
-  valid = tsv.read_int_table(os.path.join(split_dir, "sup_ent_ids"), 2, id_maps)
-  test = tsv.read_int_table(os.path.join(split_dir, "ref_ent_ids"), 2, id_maps)
+  valid_path, test_path = os.path.join(split_dir, "sup_ent_ids"), os.path.join(split_dir, "ref_ent_ids")
+  valid = tsv.read_int_table(valid_path, 2, id_maps)
+  test = tsv.read_int_table(test_path, 2, id_maps)
+  check_one_to_one([(valid_path, valid), (test_path, test)])
   translated = [None, None]
   json_path = os.path.join(directory, "names", f"translated_ent_name_dbp_{pair}.json")
-  if os.path.exists(json_path):
+  if translations:
     translated = _read_translated(json_path, id_maps, [len(p[0]) for p in kg_parts])
   kgs = []
   for (uris, rel_uris, triples, source_rows, _, source_ids), trans in zip(kg_parts, translated):

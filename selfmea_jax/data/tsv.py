@@ -18,9 +18,13 @@ def require_file(path: str) -> str:
 def read_rows(path: str, num_fields: int) -> list[tuple[int, list[str]]]:
   """Returns (line_number, fields) for each non-empty line; exactly num_fields per line."""
   rows = []
-  with open(require_file(path), encoding="utf-8") as f:
-    for line_number, line in enumerate(f, start=1):
-      line = line.rstrip("\n").rstrip("\r")
+  with open(require_file(path), "rb") as f:
+    for line_number, raw in enumerate(f, start=1):
+      try:
+        line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
+      except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 (byte {e.start} of the line); re-save the file as UTF-8",
+                         path, line_number) from None
       if not line.strip():
         continue
       fields = line.split("\t")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from absl import app
 from ml_collections import config_flags
 
-from selfmea_jax.data import dbp15k
+from selfmea_jax import pipeline
 from selfmea_jax.errors import exit_on_input_error
 from selfmea_jax.features.names import name_features
 
@@ -17,7 +17,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", "configs/ja_en.py", "Experim
 
 @exit_on_input_error
 def extract(config) -> None:
-  task = dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed)
+  task = pipeline.load_real_task(config)
   kwargs = {"model_path": config.data.labse_path} if config.data.name_encoder == "labse" else {}
   emb1, emb2 = name_features(task, config.data.cache_dir, config.data.name_encoder,
                              config.data.name_source, encoder_kwargs=kwargs)

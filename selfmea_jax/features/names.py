@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from absl import logging
 import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
@@ -18,6 +19,10 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
   if source == "translated":
     if kg.translated_names is None:
       raise InputError("name_source='translated' but this dataset has no translated names")
+    missing = sum(1 for t in kg.translated_names if not t)
+    if missing:
+      logging.info("%d of %d entities have no translated name; their original name is used",
+                   missing, kg.num_entities)
     return [t or n for t, n in zip(kg.translated_names, kg.names)]
   raise InputError(f"unknown name source {source!r}; choose one of {NAME_SOURCES}")
 
