@@ -35,12 +35,17 @@ def evaluate_checkpoint(config, workdir: str, step: int | None = None) -> dict:
 
 
 def export_alignment(config, workdir: str, step: int | None = None) -> str:
-  """Writes <workdir>/alignment.tsv: kg1 uri, predicted kg2 uri, cosine, mutual (0/1)."""
+  """Writes <workdir>/alignment.tsv, one row per KG1 entity: both entities' ids and names,
+  the cosine, the rank-1 margin (best minus second-best cosine) and whether the pair is a
+  mutual nearest neighbour (the same columns as the aligner's export)."""
   task, inputs, model, params, _ = restore_best_params(config, workdir, step)
-  forward, scores, backward = blocked.nearest_both_ways(*loop.encode_pair(config, model, params, inputs))
+  forward, scores, backward = blocked.nearest_both_ways(*loop.encode_pair(config, model, params, inputs),
+                                                        k=2)
+  margins = scores[:, 0] - scores[:, 1] if scores.shape[1] > 1 else 0.0 * scores[:, 0]
   path = os.path.join(workdir, "alignment.tsv")
   with open(path, "w", encoding="utf-8") as f:
-    f.write("kg1_entity\tkg2_entity\tscore\tmutual\n")
-    for i, (j, s) in enumerate(zip(forward[:, 0], scores[:, 0])):
-      f.write(f"{task.kg1.uris[i]}\t{task.kg2.uris[j]}\t{s:.6f}\t{int(backward[j] == i)}\n")
+    f.write("kg1_id\tkg1_name\tkg2_id\tkg2_name\tcosine\tmargin\tmutual\n")
+    for i, (j, s, m) in enumerate(zip(forward[:, 0], scores[:, 0], margins)):
+      f.write(f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t{task.kg2.uris[j]}\t{task.kg2.names[j]}\t"
+              f"{s:.6f}\t{m:.6f}\t{int(backward[j] == i)}\n")
   return path

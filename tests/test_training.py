@@ -71,7 +71,8 @@ def test_cli_train_eval_export(small_config, tmp_path, capsys):
   assert evaluated["test/h1"] == pytest.approx(trained["best"]["test/h1"])
   with open(os.path.join(workdir, "alignment.tsv"), encoding="utf-8") as f:
     lines = f.read().splitlines()
-  assert lines[0].split("\t") == ["kg1_entity", "kg2_entity", "score", "mutual"]
+  assert lines[0].split("\t") == ["kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual"]
+  assert all(float(line.split("\t")[5]) >= 0 for line in lines[1:])
   assert len(lines) == 1 + len(pipeline.build(small_config)[0].kg1.names)
   records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8")]
   assert any("loss" in r for r in records)
