@@ -161,3 +161,15 @@ def test_zero_epochs_evaluates_and_exports_the_untrained_model(small_config, tmp
   results = run(small_config, str(tmp_path), "train")
   assert results["best_epoch"] == 0 and results["best"]["test/h1"] == results["untrained"]["test/h1"]
   assert os.path.exists(tmp_path / "alignment.tsv")
+
+
+def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous_one(small_config, tmp_path):
+  import shutil  # pylint: disable=import-outside-toplevel
+  workdir = str(tmp_path)
+  full = loop.train_and_evaluate(small_config, workdir)
+  mngr = checkpointing.manager(workdir)
+  steps = sorted(mngr.all_steps())
+  assert len(steps) == 2
+  shutil.rmtree(os.path.join(workdir, "checkpoints", str(steps[-1]), "arrays"))  # a partial save
+  resumed = loop.train_and_evaluate(small_config, workdir)
+  assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
