@@ -173,3 +173,52 @@ def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous_one(small_conf
   shutil.rmtree(os.path.join(workdir, "checkpoints", str(steps[-1]), "arrays"))  # a partial save
   resumed = loop.train_and_evaluate(small_config, workdir)
   assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
+
+
+def test_ctrl_c_during_an_epoch_end_evaluation_is_redone_on_resume(small_config, tmp_path, monkeypatch):
+  full = loop.train_and_evaluate(small_config, str(tmp_path / "full"))
+  real_end = loop._end_of_epoch  # pylint: disable=protected-access
+
+  def interrupted_once(*args, **kwargs):
+    args[10]["history"].append({"epoch": -1})  # half-done bookkeeping that must not survive
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(loop, "_end_of_epoch", interrupted_once)
+  with pytest.raises(KeyboardInterrupt):
+    loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
+  monkeypatch.setattr(loop, "_end_of_epoch", real_end)
+  per_epoch = loop.steps_per_epoch(small_config, pipeline.build(small_config)[1])
+  assert checkpointing.manager(str(tmp_path / "cut")).latest_step() == per_epoch
+  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
+  assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
+
+
+def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(tmp_path):
+  import signal  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  import time  # pylint: disable=import-outside-toplevel
+  root = os.path.join(os.path.dirname(__file__), "..")
+  args = [sys.executable, "-m", "selfmea_jax.main", "--config=configs/synthetic.py",
+          "--config.data.synthetic.num_entities=600", "--config.train.num_epochs=3",
+          "--config.train.log_every_steps=1", "--config.train.checkpoint_every_steps=1000"]
+
+  def results(workdir):
+    with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
+      out = json.load(f)
+    return out["best"], out["last"]
+
+  subprocess.run(args + [f"--workdir={tmp_path / 'full'}"], cwd=root, check=True, capture_output=True)
+  cut = tmp_path / "cut"
+  proc = subprocess.Popen(args + [f"--workdir={cut}"], cwd=root, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+  log = cut / "metrics.jsonl"
+  deadline = time.time() + 120
+  while time.time() < deadline and not (log.exists() and sum(1 for _ in open(log, encoding="utf-8")) > 12):
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGINT)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode != 0 and "interrupted: checkpoint at step" in err
+  assert checkpointing.manager(str(cut)).latest_step() > 0  # written although no periodic save was due
+  subprocess.run(args + [f"--workdir={cut}"], cwd=root, check=True, capture_output=True)
+  assert results(cut) == results(tmp_path / "full")

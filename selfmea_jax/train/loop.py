@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -245,18 +246,28 @@ def _save(mngr, step, state, arrays, meta, seeds, streaks):
   checkpointing.save(mngr, step, arrays, meta)
 
 
-def _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, per_epoch, saved_step) -> int:
-  """Checkpoints the last completed step unless that is unsafe: at an epoch boundary the
-  evaluation / pseudo-seed update may be half done, and a step in flight may have consumed
-  (donated) the state's buffers. Returns the step the run will resume from."""
+def _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, saved_step) -> int:
+  """Checkpoints the last completed step with `meta` / `seeds` / `streaks` as they were after
+  it (the caller passes the pre-evaluation snapshot when an epoch-end evaluation was cut
+  short; the resumed run redoes it). A step in flight may have consumed (donated) the state's
+  buffers: then nothing newer than saved_step can be written. Returns the resume step."""
   try:
     completed = int(jax.device_get(state.step))
   except RuntimeError:  # buffers donated to an interrupted step
     return saved_step
-  if completed > saved_step and completed % per_epoch != 0:
+  if completed > saved_step:
     _save(mngr, completed, state, arrays, meta, seeds, streaks)
+    mngr.wait_until_finished()
     return completed
   return saved_step
+
+
+def _epoch_end_due(config, done: int, per_epoch: int) -> bool:
+  return done > 0 and done % per_epoch == 0 and (done // per_epoch) % config.train.eval_every_epochs == 0
+
+
+def _epoch_evaluated(meta: dict, epoch: int) -> bool:
+  return any(r.get("epoch") == epoch and "step" in r for r in meta["history"])
 
 
 def _truncate_log(workdir: str, step: int) -> None:
@@ -314,8 +325,14 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None):
   started = time.time()
   progress = tqdm(range(start, total_steps), initial=start, total=total_steps, desc="training",
                   unit="step", disable=None)
-  saved_step = start
+  saved_step = start if restored is not None else -1
+  snapshot = None  # (meta, best params, seeds, streaks) before an epoch-end evaluation
   try:
+    if _epoch_end_due(config, start, per_epoch) and not _epoch_evaluated(meta, start // per_epoch):
+      snapshot = (copy.deepcopy(meta), arrays["best_params"], seeds, streaks)  # cut short before:
+      seeds, streaks = _end_of_epoch(config, model, task, inputs, state, modalities,  # redo it
+                                     start // per_epoch, start, seeds, streaks, meta, arrays, workdir)
+      snapshot = None
     for step in progress:
       state, step_metrics = step_fn(state, make_batch(config, inputs, step, per_epoch, seeds))
       done = step + 1
@@ -326,20 +343,28 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None):
                            "(try a lower train.learning_rate); the last checkpoint is kept", workdir)
         progress.set_postfix(loss=f"{scalars['loss']:.4f}")
         _log_line(workdir, {"step": done, **scalars})
-      if done % per_epoch == 0 and (done // per_epoch) % config.train.eval_every_epochs == 0:
+      if _epoch_end_due(config, done, per_epoch):
+        snapshot = (copy.deepcopy(meta), arrays["best_params"], seeds, streaks)
         seeds, streaks = _end_of_epoch(config, model, task, inputs, state, modalities, done // per_epoch,
                                        done, seeds, streaks, meta, arrays, workdir)
+        snapshot = None
       if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
         _save(mngr, done, state, arrays, meta, seeds, streaks)
         saved_step = done
   except KeyboardInterrupt:
     progress.close()
-    saved_step = _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, per_epoch, saved_step)
-    logging.warning("interrupted: checkpoint at step %d in %s; rerun the same command to resume",
-                    saved_step, workdir)
+    if snapshot is not None:  # the epoch-end evaluation was cut short: save what preceded it
+      meta, best, seeds, streaks = snapshot
+      arrays["best_params"] = best
+    saved_step = _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, saved_step)
+    if saved_step < 0:
+      logging.warning("interrupted before the first step completed; nothing to keep")
+    else:
+      logging.warning("interrupted: checkpoint at step %d in %s; rerun the same command to "
+                      "resume", saved_step, workdir)
     raise
   progress.close()
-  if total_steps == 0 and saved_step == 0 and restored is None:  # num_epochs=0: the untrained
+  if total_steps == 0 and restored is None:  # num_epochs=0: the untrained
     _save(mngr, 0, state, arrays, meta, seeds, streaks)          # model, for eval and export
     mngr.wait_until_finished()
   final = {"names_only": meta.get("names_only", {}), "untrained": meta.get("untrained", {}),
