@@ -222,3 +222,23 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(tmp_path):
   assert checkpointing.manager(str(cut)).latest_step() > 0  # written although no periodic save was due
   subprocess.run(args + [f"--workdir={cut}"], cwd=root, check=True, capture_output=True)
   assert results(cut) == results(tmp_path / "full")
+
+
+def test_ctrl_c_inside_a_save_returns_at_once_and_resumes(small_config, tmp_path, monkeypatch):
+  full = loop.train_and_evaluate(small_config, str(tmp_path / "full"))
+  real_save = checkpointing.save
+  calls = []
+
+  def interrupted_save(mngr, step, arrays, meta):
+    calls.append(step)
+    if step == 14:
+      raise KeyboardInterrupt
+    real_save(mngr, step, arrays, meta)
+
+  monkeypatch.setattr(checkpointing, "save", interrupted_save)
+  with pytest.raises(KeyboardInterrupt):
+    loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
+  assert calls == [7, 14]  # no second save (nothing left to wait on) after the interrupt
+  monkeypatch.setattr(checkpointing, "save", real_save)
+  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
+  assert resumed["best"] == full["best"] and resumed["last"] == full["last"]

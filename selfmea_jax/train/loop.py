@@ -327,6 +327,7 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None):
                   unit="step", disable=None)
   saved_step = start if restored is not None else -1
   snapshot = None  # (meta, best params, seeds, streaks) before an epoch-end evaluation
+  saving = False
   try:
     if _epoch_end_due(config, start, per_epoch) and not _epoch_evaluated(meta, start // per_epoch):
       snapshot = (copy.deepcopy(meta), arrays["best_params"], seeds, streaks)  # cut short before:
@@ -349,14 +350,16 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None):
                                        done, seeds, streaks, meta, arrays, workdir)
         snapshot = None
       if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
+        saving = True  # a Ctrl-C inside orbax's save must not start a second save
         _save(mngr, done, state, arrays, meta, seeds, streaks)
-        saved_step = done
+        saving, saved_step = False, done
   except KeyboardInterrupt:
     progress.close()
     if snapshot is not None:  # the epoch-end evaluation was cut short: save what preceded it
       meta, best, seeds, streaks = snapshot
       arrays["best_params"] = best
-    saved_step = _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, saved_step)
+    if not saving:  # (an interrupted save is left to orbax: uncommitted, it is never restored)
+      saved_step = _save_on_interrupt(mngr, state, arrays, meta, seeds, streaks, saved_step)
     if saved_step < 0:
       logging.warning("interrupted before the first step completed; nothing to keep")
     else:
