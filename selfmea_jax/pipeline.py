@@ -50,6 +50,12 @@ def _real(config):
   if all(config.data.image_files):
     side["image"] = tuple(images.image_features(kg, images.read_image_table(path), config.seed)[0]
                           for kg, path in zip((task.kg1, task.kg2), config.data.image_files))
+  if config.data.kind == "openea" and "attribute" in config.data.modalities:
+    per_kg = [openea.attribute_keys(config.data.openea_dir, kg, side)
+              for side, kg in ((1, task.kg1), (2, task.kg2))]
+    if all(keys is not None for keys in per_kg):
+      vocab = attributes.attribute_vocabulary(per_kg, config.data.attribute_top_k)
+      side["attribute"] = tuple(attributes.attribute_bags(e, vocab) for e in per_kg)
   if all(config.data.attribute_files):
     per_kg = [attributes.read_attribute_file(p, kg)
               for p, kg in zip(config.data.attribute_files, (task.kg1, task.kg2))]

