@@ -200,8 +200,9 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(tmp_path):
   import time  # pylint: disable=import-outside-toplevel
   root = os.path.join(os.path.dirname(__file__), "..")
   args = [sys.executable, "-m", "selfmea_jax.main", "--config=configs/synthetic.py",
-          "--config.data.synthetic.num_entities=600", "--config.train.num_epochs=3",
-          "--config.train.log_every_steps=1", "--config.train.checkpoint_every_steps=1000"]
+          "--config.data.synthetic.num_entities=600", "--config.train.num_epochs=20",
+          "--config.train.eval_every_epochs=5", "--config.train.log_every_steps=1",
+          "--config.train.checkpoint_every_steps=1000"]  # 180 steps: SIGINT lands mid-training
 
   def results(workdir):
     with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
