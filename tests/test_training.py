@@ -211,8 +211,12 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(tmp_path):
 
   subprocess.run(args + [f"--workdir={tmp_path / 'full'}"], cwd=root, check=True, capture_output=True)
   cut = tmp_path / "cut"
-  proc = subprocess.Popen(args + [f"--workdir={cut}"], cwd=root, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+  # A shell's background job inherits an ignored SIGINT: the child restores Python's handler.
+  trampoline = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "sys.argv = ['selfmea_jax.main'] + sys.argv[1:]; "
+                "runpy.run_module('selfmea_jax.main', run_name='__main__')")
+  proc = subprocess.Popen([sys.executable, "-c", trampoline] + args[3:] + [f"--workdir={cut}"], cwd=root,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   log = cut / "metrics.jsonl"
   deadline = time.time() + 120
   while time.time() < deadline and not (log.exists() and sum(1 for _ in open(log, encoding="utf-8")) > 12):
