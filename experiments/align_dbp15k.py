@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import time
 
 from absl import logging
 import numpy as np
@@ -62,10 +60,8 @@ def configure(pair: str, setting: str, data_dir: str, workdir: str, **align):
 
 
 def run_fresh(config) -> dict:
-  shutil.rmtree(config.workdir, ignore_errors=True)
-  start = time.time()
-  report = run.align(config, config.workdir)
-  report["wall_s"] = time.time() - start
+  report, seconds = common.run_fresh(config, config.workdir, run.align)
+  report["wall_s"] = seconds
   return report
 
 

@@ -26,11 +26,12 @@ def require_dbp15k(data_dir: str, pair: str) -> bool:
     return False
 
 
-def run_fresh(config, workdir: str) -> tuple[dict, float]:
-  """Trains from scratch in workdir (deleted first); returns (results, wall seconds)."""
+def run_fresh(config, workdir: str, run=loop.train_and_evaluate) -> tuple[dict, float]:
+  """Runs `run(config, workdir)` (default: train + evaluate) from scratch in workdir
+  (deleted first); returns (results, wall seconds)."""
   shutil.rmtree(workdir, ignore_errors=True)
   start = time.time()
-  results = loop.train_and_evaluate(config, workdir)
+  results = run(config, workdir)
   return results, time.time() - start
 
 

@@ -37,26 +37,32 @@ def differing_keys(saved: dict, current: dict) -> list[str]:
   return [k for k in keys if a.get(k, "<absent>") != b.get(k, "<absent>")]
 
 
-def check_or_save(config, workdir: str, save: bool = True) -> None:
-  """Saves config.json in workdir (when `save`), or refuses when the saved one differs."""
-  path = os.path.join(workdir, "config.json")
-  current = json.loads(config.to_json())
+def check_or_save_json(path: str, current: dict, mismatch: str, save: bool = True) -> None:
+  """Saves `current` as JSON at path (when `save`), or, if a saved one differs, raises one
+  line: `mismatch`, the differing keys with both values, and how to start over."""
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
       saved = json.load(f)
     diff = differing_keys(saved, current)
     if diff:
-      shown = ", ".join(f"{k} ({flatten(saved).get(k, '<absent>')!r} -> {flatten(current).get(k, '<absent>')!r})"
+      before, after = flatten(saved), flatten(current)
+      shown = ", ".join(f"{k} ({before.get(k, '<absent>')!r} -> {after.get(k, '<absent>')!r})"
                         for k in diff[:5])
       more = f" and {len(diff) - 5} more" if len(diff) > 5 else ""
-      raise InputError(f"this workdir holds a run of another config: {shown}{more}; rerun with "
-                       "--fresh to start over, or choose another --workdir", workdir)
+      raise InputError(f"{mismatch}: {shown}{more}; rerun with --fresh to start over, or "
+                       "choose another --workdir", os.path.dirname(path))
     return
   if not save:
     return
-  os.makedirs(workdir, exist_ok=True)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "w", encoding="utf-8") as f:
     json.dump(current, f, indent=1)
+
+
+def check_or_save(config, workdir: str, save: bool = True) -> None:
+  """Saves config.json in workdir (when `save`), or refuses when the saved one differs."""
+  check_or_save_json(os.path.join(workdir, "config.json"), json.loads(config.to_json()),
+                     "this workdir holds a run of another config", save)
 
 
 def clear_run(workdir: str) -> None:

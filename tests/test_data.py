@@ -122,7 +122,7 @@ def test_non_utf8_file_names_the_line(tmp_path):
 
 def test_a_gold_link_twice_is_an_error_with_file_and_line(tmp_path):
   root = write_pair(tmp_path, {"jape_split_0_3/ref_ent_ids": "1\t11\n0\t11\n"})
-  with pytest.raises(InputError, match=r"ref_ent_ids:2: KG1 entity linked twice \(first at .*sup_ent_ids:1\)"):
+  with pytest.raises(InputError, match=r"ref_ent_ids:2: KG1 entity 0 linked twice \(first at .*sup_ent_ids:1\)"):
     dbp15k.load_dbp15k(root, "xx_en")
 
 

@@ -11,14 +11,15 @@ import numpy as np
 
 from selfmea_jax.align.propagation import propagate
 from selfmea_jax.errors import InputError
+from selfmea_jax.features.text_encoders import l2_normalise
 
 
 def center_rows(x: np.ndarray) -> np.ndarray:
   """[n, d] -> [n, d] unit rows after subtracting the mean row (of this KG's view). Removes
   the direction every name of a KG shares (encoders such as e5 put all names in a narrow cone;
   the two KGs' cones also differ by language), so cosines spread over the informative part."""
-  centred = np.asarray(x, np.float32) - np.asarray(x, np.float32).mean(axis=0, keepdims=True)
-  return (centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+  x = np.asarray(x, np.float32)
+  return l2_normalise(x - x.mean(axis=0, keepdims=True))
 
 
 def normalised_weights(values, count: int, what: str) -> np.ndarray:

@@ -20,7 +20,7 @@ import time
 from absl import logging
 import numpy as np
 
-from selfmea_jax import pipeline
+from selfmea_jax import pipeline, run_config
 from selfmea_jax.align import candidates, consistency, decoding, fusion, views
 from selfmea_jax.align.propagation import normalised_edges
 from selfmea_jax.data.kg import AlignmentTask
@@ -174,17 +174,9 @@ def trainer_config(config, round_index: int, workdir: str):
 def _check_fingerprint(workdir: str, fingerprint: dict) -> None:
   """The trainer resumes from workdir's checkpoints: refuse if they were made from other
   pseudo-seeds or another config (a silent mix would report a model trained on other data)."""
-  path = os.path.join(workdir, "fingerprint.json")
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      previous = json.load(f)
-    if previous != fingerprint:
-      raise InputError("this self-training round was started from other pseudo-seeds or another "
-                       "config; delete the folder or choose another workdir", workdir)
-    return
-  os.makedirs(workdir, exist_ok=True)
-  with open(path, "w", encoding="utf-8") as f:
-    json.dump(fingerprint, f, indent=1)
+  run_config.check_or_save_json(os.path.join(workdir, "fingerprint.json"), fingerprint,
+                                "this self-training round was started from other pseudo-seeds "
+                                "or another config")
 
 
 def self_training_view(config, seeds: np.ndarray, round_index: int, workdir: str):

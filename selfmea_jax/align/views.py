@@ -47,7 +47,7 @@ def missing_translations(task: AlignmentTask) -> tuple[int, int] | None:
   """Entities of (KG1, KG2) without a machine translation (None: the dataset has none)."""
   if task.kg1.translated_names is None:
     return None
-  return tuple(sum(1 for t in kg.translated_names if not t) for kg in (task.kg1, task.kg2))
+  return task.kg1.num_missing_translations, task.kg2.num_missing_translations
 
 
 def view_matrices(task: AlignmentTask, spec: ViewSpec, cache_dir: str, seed: int = 0,

@@ -9,7 +9,7 @@ import urllib.parse
 import numpy as np
 
 from selfmea_jax.data import tsv
-from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
+from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph, check_one_to_one
 from selfmea_jax.errors import InputError
 
 PAIRS = ("zh_en", "ja_en", "fr_en")
@@ -66,20 +66,6 @@ def _load_kg(directory: str, side: int, rng: np.random.Generator):
   return uris, rel_uris, triples, source_rows, id_to_local, source_ids
 
 
-def check_one_to_one(tables: list[tuple[str, np.ndarray]]) -> None:
-  """Gold links must be one-to-one across all files: an entity linked twice (a duplicate or a
-  conflicting link) is an error naming the file and line."""
-  seen = ({}, {})
-  for path, links in tables:
-    for line_number, pair in enumerate(links.tolist(), start=1):
-      for side in (0, 1):
-        if pair[side] in seen[side]:
-          first_path, first_line = seen[side][pair[side]]
-          raise InputError(f"KG{side + 1} entity linked twice (first at {first_path}:{first_line}); "
-                           "gold links must be one-to-one", path, line_number)
-        seen[side][pair[side]] = (path, line_number)
-
-
 def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3",
                 translations: bool = False) -> AlignmentTask:
   """Loads one DBP15K pair; entity indices are a seeded permutation of the file ids.
@@ -92,7 +78,11 @@ def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_spli
   valid_path, test_path = os.path.join(split_dir, "sup_ent_ids"), os.path.join(split_dir, "ref_ent_ids")
   valid = tsv.read_int_table(valid_path, 2, id_maps)
   test = tsv.read_int_table(test_path, 2, id_maps)
-  check_one_to_one([(valid_path, valid), (test_path, test)])
+  # Reported with the ids the files use (not local ones); line = row (the files have no blanks).
+  file_ids = [part[5] for part in kg_parts]
+  check_one_to_one([(path, enumerate(zip(file_ids[0][links[:, 0]].tolist(),
+                                         file_ids[1][links[:, 1]].tolist()), start=1))
+                    for path, links in ((valid_path, valid), (test_path, test))])
   translated = [None, None]
   json_path = os.path.join(directory, "names", f"translated_ent_name_dbp_{pair}.json")
   if translations:

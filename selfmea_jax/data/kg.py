@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from selfmea_jax.errors import InputError
+
 
 @dataclasses.dataclass(frozen=True)
 class KnowledgeGraph:
@@ -41,6 +43,13 @@ class KnowledgeGraph:
   def num_relations(self) -> int:
     return len(self.relation_names)
 
+  @property
+  def num_missing_translations(self) -> int | None:
+    """Entities without a machine-translated name (None: no translations loaded)."""
+    if self.translated_names is None:
+      return None
+    return sum(1 for t in self.translated_names if not t)
+
 
 @dataclasses.dataclass(frozen=True)
 class AlignmentTask:
@@ -60,3 +69,18 @@ class AlignmentTask:
     return (f"{self.name}: KG1 {self.kg1.num_entities} entities / {len(self.kg1.triples)} triples, "
             f"KG2 {self.kg2.num_entities} entities / {len(self.kg2.triples)} triples, "
             f"{len(self.valid_links)} validation + {len(self.test_links)} test links")
+
+
+def check_one_to_one(tables) -> None:
+  """Gold links must be one-to-one across all files. tables: [(path, [(line, (kg1, kg2))])];
+  an entity linked twice (a duplicate or a conflicting link) is an error at its file:line."""
+  seen = ({}, {})
+  for path, rows in tables:
+    for line_number, pair in rows:
+      for side in (0, 1):
+        if pair[side] in seen[side]:
+          first_path, first_line = seen[side][pair[side]]
+          raise InputError(f"KG{side + 1} entity {pair[side]!r} linked twice (first at "
+                           f"{first_path}:{first_line}); gold links must be one-to-one",
+                           path, line_number)
+        seen[side][pair[side]] = (path, line_number)

@@ -22,21 +22,15 @@ import numpy as np
 
 from selfmea_jax.data import tsv
 from selfmea_jax.data.dbp15k import name_from_uri
-from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
+from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph, check_one_to_one
 from selfmea_jax.errors import InputError
 
 
 def read_links(path: str) -> list[tuple[str, str]]:
   """`uri1 \t uri2` lines; an entity linked twice on either side is an error (file:line)."""
-  links, seen = [], ({}, {})
-  for line_number, (left, right) in tsv.read_rows(path, 2):
-    for side, uri in enumerate((left, right)):
-      if uri in seen[side]:
-        raise InputError(f"KG{side + 1} entity {uri!r} is linked twice (first on line "
-                         f"{seen[side][uri]}); links must be one-to-one", path, line_number)
-      seen[side][uri] = line_number
-    links.append((left, right))
-  return links
+  rows = tsv.read_rows(path, 2)
+  check_one_to_one([(path, ((line_number, tuple(fields)) for line_number, fields in rows))])
+  return [tuple(fields) for _, fields in rows]
 
 
 def read_names(path: str, local_of: dict[str, int]) -> dict[str, str]:

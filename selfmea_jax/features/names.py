@@ -19,7 +19,7 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
   if source == "translated":
     if kg.translated_names is None:
       raise InputError("name_source='translated' but this dataset has no translated names")
-    missing = sum(1 for t in kg.translated_names if not t)
+    missing = kg.num_missing_translations
     if missing:
       logging.info("%d of %d entities have no translated name; their original name is used",
                    missing, kg.num_entities)
