@@ -36,6 +36,13 @@ class CandidateGraph:
   def num_entries(self) -> int:
     return len(self.rows)
 
+  @property
+  def row_margins(self) -> np.ndarray:
+    """[num_rows] best minus second-best score of each row (0 with a single candidate)."""
+    if self.row_top.shape[1] < 2:
+      return np.zeros(self.num_rows, np.float32)
+    return self.row_top[:, 0] - self.row_top[:, 1]
+
 
 @functools.partial(jax.jit, static_argnames=("k_rows",), donate_argnums=(0, 1))
 def _block_topk(col_scores, col_ids, queries, candidates, offset, valid, k_rows):

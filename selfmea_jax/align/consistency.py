@@ -12,18 +12,14 @@ import numpy as np
 import scipy.sparse
 
 from selfmea_jax.align.candidates import CandidateGraph
+from selfmea_jax.data.neighbours import undirected_edges
 
 
 def adjacency(num_entities: int, triples: np.ndarray) -> scipy.sparse.csr_matrix:
   """[n, n] 0/1 symmetric adjacency of the undirected entity graph, no self loops."""
-  heads, tails = triples[:, 0].astype(np.int64), triples[:, 2].astype(np.int64)
-  keep = heads != tails
-  rows = np.concatenate([heads[keep], tails[keep]])
-  cols = np.concatenate([tails[keep], heads[keep]])
-  matrix = scipy.sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
-                                   shape=(num_entities, num_entities))
-  matrix.data[:] = 1.0  # duplicates summed -> back to 0/1
-  return matrix
+  edges = undirected_edges(triples)
+  return scipy.sparse.csr_matrix((np.ones(len(edges), np.float32), (edges[:, 0], edges[:, 1])),
+                                 shape=(num_entities, num_entities))
 
 
 def neighbour_support(graph: CandidateGraph, pairs: np.ndarray, adjacency1, adjacency2,

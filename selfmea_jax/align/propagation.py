@@ -13,15 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from selfmea_jax.data.neighbours import undirected_edges
+
 
 def normalised_edges(num_entities: int, triples: np.ndarray):
   """[m, 3] triples -> (senders [e], receivers [e], weights [e]) of A_hat, self loops included."""
-  heads, tails = triples[:, 0].astype(np.int64), triples[:, 2].astype(np.int64)
-  keep = heads != tails
-  pairs = np.concatenate([np.stack([heads[keep], tails[keep]], 1),
-                          np.stack([tails[keep], heads[keep]], 1)])
   loops = np.repeat(np.arange(num_entities, dtype=np.int64)[:, None], 2, axis=1)
-  edges = np.unique(np.concatenate([pairs, loops]), axis=0)
+  edges = np.unique(np.concatenate([undirected_edges(triples), loops]), axis=0)
   degree = np.bincount(edges[:, 0], minlength=num_entities).astype(np.float32)
   inv_sqrt = 1.0 / np.sqrt(degree)
   weights = inv_sqrt[edges[:, 0]] * inv_sqrt[edges[:, 1]]

@@ -147,8 +147,7 @@ def confident_pairs(decoded: Decoded, keep_fraction: float) -> np.ndarray:
   right = decoded.assignment[left]
   mutual = (row_best[left] == right) & (col_best[right] == left)
   left, right = left[mutual], right[mutual]
-  margin = graph.row_top[left, 0] - graph.row_top[left, 1] if graph.row_top.shape[1] > 1 else np.zeros(len(left))
-  order = np.argsort(-margin, kind="stable")[:int(np.ceil(keep_fraction * len(left)))]
+  order = np.argsort(-graph.row_margins[left], kind="stable")[:int(np.ceil(keep_fraction * len(left)))]
   return np.stack([left[order], right[order]], axis=1).astype(np.int32)
 
 
@@ -211,13 +210,13 @@ def load_views(config, task, given) -> ViewSet:
 def self_training_round(config, task, decoded: Decoded, round_index: int, workdir: str):
   """Pseudo-seeds from `decoded` -> trainer -> ((emb1, emb2) trained view, stage info)."""
   seeds = confident_pairs(decoded, config.align.seed_keep_fraction)
-  gold = np.concatenate([task.valid_links, task.test_links])
   info = {"seeds/count": len(seeds)}
-  if len(gold):
-    info["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
+  known = pseudo_seeds.gold_precision(seeds, task)
+  if known is not None:
+    info["seeds/precision"] = known
   logging.info("round %d: %d pseudo-seeds from the decoded alignment (precision against gold "
                "%s, reporting only)", round_index, len(seeds),
-               f"{info['seeds/precision']:.3f}" if len(gold) else "unknown: no gold links")
+               "unknown: no gold links" if known is None else f"{known:.3f}")
   trained, train_results = self_training_view(config, seeds, round_index, workdir)
   info["trainer/best_epoch"] = train_results["best_epoch"]
   return trained, info
@@ -283,8 +282,7 @@ def write_alignment(task: AlignmentTask, decoded: Decoded, path: str) -> str:
   confident = {tuple(p) for p in confident_pairs(decoded, 1.0).tolist()}
   with open(path, "w", encoding="utf-8") as f:
     f.write("kg1_id\tkg1_name\tkg2_id\tkg2_name\tcosine\tmargin\tmutual\n")
-    for i, j in enumerate(decoded.assignment.tolist()):
-      margin = graph.row_top[i, 0] - graph.row_top[i, 1] if graph.row_top.shape[1] > 1 else 0.0
+    for i, (j, margin) in enumerate(zip(decoded.assignment.tolist(), graph.row_margins.tolist())):
       if j < 0:
         f.write(f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t\t\t\t{margin:.6f}\t0\n")
         continue

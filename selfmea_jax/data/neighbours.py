@@ -5,6 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def undirected_edges(triples: np.ndarray) -> np.ndarray:
+  """[m, 3] (head, relation, tail) -> [e, 2] int64 (source, target): both directions of every
+  edge, self loops dropped, de-duplicated, sorted by source."""
+  heads, tails = triples[:, 0].astype(np.int64), triples[:, 2].astype(np.int64)
+  keep = heads != tails
+  src = np.concatenate([heads[keep], tails[keep]])
+  dst = np.concatenate([tails[keep], heads[keep]])
+  return np.unique(np.stack([src, dst], 1), axis=0).reshape(-1, 2)
+
+
 def neighbour_table(num_entities: int, triples: np.ndarray, num_slots: int,
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
   """Undirected 1-hop neighbourhoods.
@@ -18,11 +28,7 @@ def neighbour_table(num_entities: int, triples: np.ndarray, num_slots: int,
   Returns:
     ids [n, K] int32 (slot 0 = centre, padding repeats the centre) and mask [n, K] bool.
   """
-  heads, tails = triples[:, 0].astype(np.int64), triples[:, 2].astype(np.int64)
-  keep = heads != tails
-  src = np.concatenate([heads[keep], tails[keep]])
-  dst = np.concatenate([tails[keep], heads[keep]])
-  edges = np.unique(np.stack([src, dst], 1), axis=0)  # sorted by src, deduplicated
+  edges = undirected_edges(triples)
   rng = np.random.default_rng(seed)
   edges = edges[np.lexsort((rng.random(len(edges)), edges[:, 0]))]  # shuffle within each src
   starts = np.searchsorted(edges[:, 0], np.arange(num_entities))

@@ -186,9 +186,9 @@ def initial_seeds(config, task, inputs, model, params, given: np.ndarray | None 
     raise InputError(f"unknown train.initial_seeds {source!r}; choose '', 'names' or 'encoder'")
   if given is None:
     seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
-  gold = np.concatenate([task.valid_links, task.test_links])
+  known = pseudo_seeds.gold_precision(seeds, task)
   logging.info("initial pseudo-seeds from %s: %d (precision %s, reporting only)", source,
-               len(seeds), f"{pseudo_seeds.precision(seeds, gold):.3f}" if len(gold) else "unknown")
+               len(seeds), "unknown" if known is None else f"{known:.3f}")
   return seeds
 
 
@@ -226,10 +226,10 @@ def _end_of_epoch(config, model, task, inputs, state, modalities, epoch, done, s
     proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
     streaks, confirmed = pseudo_seeds.confirm(streaks, proposals, config.train.iterate_window)
     seeds = pseudo_seeds.merge_one_to_one(seeds, confirmed)
-    gold = np.concatenate([task.valid_links, task.test_links])
     results["seeds/count"] = len(seeds)
-    if len(gold):
-      results["seeds/precision"] = pseudo_seeds.precision(seeds, gold)
+    known = pseudo_seeds.gold_precision(seeds, task)
+    if known is not None:
+      results["seeds/precision"] = known
   logging.info("epoch %d: valid MRR %.4f | %s", epoch, results.get(VALID_KEY, float("nan")),
                _format(results))
   meta["history"].append(results)

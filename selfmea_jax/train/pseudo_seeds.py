@@ -55,6 +55,13 @@ def precision(pairs: np.ndarray, gold: np.ndarray) -> float:
   return float(np.mean(judged)) if judged else 0.0
 
 
+def gold_precision(pairs: np.ndarray, task) -> float | None:
+  """precision() against all of a task's gold links (validation + test), for reporting
+  only; None when the task has no gold links."""
+  gold = np.concatenate([task.valid_links, task.test_links])
+  return precision(pairs, gold) if len(gold) else None
+
+
 def sample_seed_batch(seeds: np.ndarray, size: int, rng: np.random.Generator):
   """Returns ([size] rows into seeds, [size] weights); pads with weight 0 when seeds are few."""
   if len(seeds) == 0:
