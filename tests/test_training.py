@@ -194,38 +194,40 @@ def test_ctrl_c_during_an_epoch_end_evaluation_is_redone_on_resume(small_config,
 
 
 def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(tmp_path):
-  import signal  # pylint: disable=import-outside-toplevel
   import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
-  import time  # pylint: disable=import-outside-toplevel
   root = os.path.join(os.path.dirname(__file__), "..")
-  args = [sys.executable, "-m", "selfmea_jax.main", "--config=configs/synthetic.py",
-          "--config.data.synthetic.num_entities=600", "--config.train.num_epochs=20",
-          "--config.train.eval_every_epochs=5", "--config.train.log_every_steps=1",
-          "--config.train.checkpoint_every_steps=1000"]  # 180 steps: SIGINT lands mid-training
+  args = ["--config=configs/synthetic.py", "--config.data.synthetic.num_entities=600",
+          "--config.train.num_epochs=3", "--config.train.checkpoint_every_steps=1000"]
 
   def results(workdir):
     with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
       out = json.load(f)
     return out["best"], out["last"]
 
-  subprocess.run(args + [f"--workdir={tmp_path / 'full'}"], cwd=root, check=True, capture_output=True)
+  def cli(workdir, interrupt_at=None):
+    # The child restores Python's SIGINT handler (a shell's background job inherits an ignored
+    # SIGINT) and, with interrupt_at, sends itself a real SIGINT when that step's batch is built,
+    # mid-epoch and between periodic saves, so the signal lands inside training on any machine.
+    trampoline = ("import os, runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                  "from selfmea_jax.train import loop\n"
+                  "real, at = loop.make_batch, int(sys.argv.pop(1))\n"
+                  "def make_batch(config, inputs, step, per_epoch, seeds):\n"
+                  "  if step == at: os.kill(os.getpid(), signal.SIGINT)\n"
+                  "  return real(config, inputs, step, per_epoch, seeds)\n"
+                  "loop.make_batch = make_batch\n"
+                  "sys.argv[0] = 'selfmea_jax.main'\n"
+                  "runpy.run_module('selfmea_jax.main', run_name='__main__')\n")
+    return subprocess.run([sys.executable, "-c", trampoline, str(-1 if interrupt_at is None else interrupt_at)]
+                          + args + [f"--workdir={workdir}"], cwd=root, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+  assert cli(tmp_path / "full").returncode == 0
   cut = tmp_path / "cut"
-  # A shell's background job inherits an ignored SIGINT: the child restores Python's handler.
-  trampoline = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                "sys.argv = ['selfmea_jax.main'] + sys.argv[1:]; "
-                "runpy.run_module('selfmea_jax.main', run_name='__main__')")
-  proc = subprocess.Popen([sys.executable, "-c", trampoline] + args[3:] + [f"--workdir={cut}"], cwd=root,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-  log = cut / "metrics.jsonl"
-  deadline = time.time() + 120
-  while time.time() < deadline and not (log.exists() and sum(1 for _ in open(log, encoding="utf-8")) > 12):
-    time.sleep(0.05)
-  proc.send_signal(signal.SIGINT)
-  _, err = proc.communicate(timeout=120)
-  assert proc.returncode != 0 and "interrupted: checkpoint at step" in err
-  assert checkpointing.manager(str(cut)).latest_step() > 0  # written although no periodic save was due
-  subprocess.run(args + [f"--workdir={cut}"], cwd=root, check=True, capture_output=True)
+  interrupted = cli(cut, interrupt_at=13)
+  assert interrupted.returncode != 0 and "interrupted: checkpoint at step 13" in interrupted.stderr
+  assert checkpointing.manager(str(cut)).latest_step() == 13  # no periodic save was due
+  assert cli(cut).returncode == 0
   assert results(cut) == results(tmp_path / "full")
 
 
