@@ -1,7 +1,7 @@
-"""SelfMEA on DBP15K fr_en: names + graph (SelfKG), relation bags, fusion, NCA, iterative."""
+"""SelfMEA on DBP15K fr_en: a shortcut for configs/dbp15k.py:fr_en,mea."""
 
-from selfmea_jax.config_defaults import dbp15k_mea_config
+from configs import dbp15k
 
 
 def get_config():
-  return dbp15k_mea_config("fr_en")
+  return dbp15k.get_config("fr_en,mea")

@@ -1,7 +1,7 @@
-"""SelfKG on DBP15K ja_en (names from the original-language URIs, USE encoder, 1-hop GAT)."""
+"""SelfKG on DBP15K ja_en: a shortcut for configs/dbp15k.py:ja_en."""
 
-from selfmea_jax.config_defaults import dbp15k_config
+from configs import dbp15k
 
 
 def get_config():
-  return dbp15k_config("ja_en")
+  return dbp15k.get_config("ja_en")

@@ -1,10 +1,10 @@
 """Embedded default: a seeded synthetic KG pair (no dataset needed), SelfKG trainer."""
 
-from selfmea_jax.config_defaults import base_config
+from configs import default
 
 
 def get_config():
-  config = base_config()
+  config = default.get_config()
   config.workdir = "runs/synthetic"
   config.data.kind = "synthetic"
   config.train.batch_size = 64

@@ -1,7 +1,7 @@
-"""SelfMEA on DBP15K zh_en: names + graph (SelfKG), relation bags, fusion, NCA, iterative."""
+"""SelfMEA on DBP15K zh_en: a shortcut for configs/dbp15k.py:zh_en,mea."""
 
-from selfmea_jax.config_defaults import dbp15k_mea_config
+from configs import dbp15k
 
 
 def get_config():
-  return dbp15k_mea_config("zh_en")
+  return dbp15k.get_config("zh_en,mea")

@@ -15,7 +15,7 @@ import os
 
 import common  # pylint: disable=import-error
 
-from selfmea_jax.config_defaults import dbp15k_config, dbp15k_mea_config
+from configs import dbp15k  # noqa: E402
 
 VARIANTS = (
     ("+ relations (fusion, no NCA)", dict(nca_weight=0.0, iterative=False)),
@@ -45,7 +45,7 @@ def main():
     if base:
       selfkg, seconds = base[0], base[0]["seconds"]
     else:
-      config = dbp15k_config(pair)
+      config = dbp15k.selfkg(pair)
       config.data.data_dir, config.data.name_encoder = args.data_dir, args.encoder
       if args.epochs:
         config.train.num_epochs = args.epochs
@@ -55,7 +55,7 @@ def main():
     payload.append({"pair": pair, "variant": "selfkg", "seconds": seconds, **{
         k: selfkg[k] for k in ("names_only", "untrained", "best", "best_epoch")}})
     for label, changes in VARIANTS:
-      config = dbp15k_mea_config(pair)
+      config = dbp15k.mea(pair)
       config.data.data_dir, config.data.name_encoder = args.data_dir, args.encoder
       config.data.modalities = ("relation",)
       config.train.nca_weight, config.train.iterative = changes["nca_weight"], changes["iterative"]

@@ -25,7 +25,7 @@ import numpy as np
 import common  # pylint: disable=import-error
 
 from selfmea_jax.align import run, views
-from selfmea_jax.config_defaults import dbp15k_align_config
+from configs import dbp15k  # noqa: E402
 
 HEADER = ("| pair / setting / stage | H@1 | H@10 | MRR | H@1 (all) | H@10 (all) | MRR (all) | s |\n"
           "|---|---|---|---|---|---|---|---|")
@@ -52,7 +52,7 @@ ABLATION = (  # (label, align overrides); every row: no self-training unless it 
 
 
 def configure(pair: str, setting: str, data_dir: str, workdir: str, **align):
-  config = dbp15k_align_config(pair, translated=setting == "translated")
+  config = dbp15k.best(pair, translated=setting == "translated")
   config.data.data_dir, config.workdir = data_dir, workdir
   for key, value in align.items():
     setattr(config.align, key, value)

@@ -32,7 +32,8 @@ from configs import synthetic
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.neighbours import neighbour_table
 from selfmea_jax.evaluation import metrics
-from selfmea_jax.train import loop
+from selfmea_jax import input_pipeline
+from selfmea_jax.train import build, sharding
 
 SIZES = {"dbp15k": 20_000, "100k": 100_000, "1m": 1_000_000}
 
@@ -81,20 +82,21 @@ def bench_training(inputs, batch_size: int, steps: int) -> dict:
   config = synthetic.get_config()
   config.train.batch_size = batch_size
   config.train.queue_batches = max(1, 4096 // batch_size)
-  model = loop.make_model(config, ())
+  model = build.make_model(config, ())
   tx = optax.adam(1e-3)
-  state = loop.init_state(config, model, tx, inputs)
-  step = loop.make_train_step(model, tx, loop.loss_config(config))
-  per_epoch = loop.steps_per_epoch(config, inputs)
+  mesh = sharding.config_mesh(config)
+  state = sharding.replicate(build.init_state(config, model, tx, inputs), mesh)
+  step = sharding.make_train_step(model, tx, build.loss_config(config), mesh)
+  per_epoch = input_pipeline.steps_per_epoch(config, inputs)
   none = np.zeros((0, 2), np.int64)
   for i in range(3):  # compile + warm up
-    state, m = step(state, loop.make_batch(config, inputs, i, per_epoch, none))
+    state, m = step(state, input_pipeline.make_batch(config, inputs, i, per_epoch, none))
   jax.block_until_ready(m)
   gather = 0.0
   start = time.perf_counter()
   for i in range(3, 3 + steps):
     t = time.perf_counter()
-    batch = loop.make_batch(config, inputs, i, per_epoch, none)
+    batch = input_pipeline.make_batch(config, inputs, i, per_epoch, none)
     gather += time.perf_counter() - t
     state, m = step(state, batch)
   jax.block_until_ready(m)

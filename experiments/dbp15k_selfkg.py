@@ -14,7 +14,7 @@ import os
 
 import common  # pylint: disable=import-error
 
-from selfmea_jax.config_defaults import dbp15k_config
+from configs import dbp15k  # noqa: E402
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
     for pair in args.pairs.split(","):
       if not common.require_dbp15k(args.data_dir, pair):
         continue
-      config = dbp15k_config(pair)
+      config = dbp15k.selfkg(pair)
       config.data.data_dir = args.data_dir
       config.data.name_encoder = encoder
       if args.epochs:

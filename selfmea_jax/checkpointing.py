@@ -16,13 +16,15 @@ def manager(workdir: str, keep: int = 2) -> ocp.CheckpointManager:
 
 
 def save(mngr: ocp.CheckpointManager, step: int, arrays, meta: dict) -> None:
-  """arrays: pytree of arrays (state, best params, seeds); meta: JSON-able dict. A checkpoint
-  already at `step` (an unreadable one that a resume skipped) is replaced."""
+  """arrays: pytree of arrays (state, best params); meta: JSON-able dict. Returns once the
+  arrays are copied off the devices; orbax writes the files in the background (call
+  mngr.wait_until_finished() before reading them). A checkpoint already at `step` (an
+  unreadable one that a resume skipped) is replaced."""
   if step in mngr.all_steps():
+    mngr.wait_until_finished()
     mngr.delete(step)
   mngr.save(step, args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays),
                                           meta=ocp.args.JsonSave(meta)), force=True)
-  mngr.wait_until_finished()
 
 
 def restore(mngr: ocp.CheckpointManager, template, step: int | None = None):

@@ -10,7 +10,7 @@ from selfmea_jax.errors import InputError
 from selfmea_jax.evaluation import metrics
 from selfmea_jax.features import text_encoders
 from selfmea_jax.features.names import NAME_SOURCES
-from selfmea_jax.models.fusion import SIDE_MODALITIES
+from selfmea_jax.models.fusion import EXTRA_MODALITIES
 
 KINDS = ("synthetic", "dbp15k", "openea")
 CHOICES = {  # key -> allowed values
@@ -28,6 +28,8 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
     "train.nca_weight": (0.0, None, ">= 0"), "train.seed_batch_size": (1, None, "> 0"),
     "train.log_every_steps": (1, None, "> 0"), "train.checkpoint_every_steps": (1, None, "> 0"),
     "train.eval_every_epochs": (1, None, "> 0"), "train.keep_checkpoints": (1, None, ">= 1"),
+    "train.nca_beta": (1e-12, None, "> 0"), "train.nca_margin": (-1.0, 1.0, "in [-1, 1]"),
+    "eval.sinkhorn_temperature": (1e-12, None, "> 0"), "eval.sinkhorn_iterations": (1, None, ">= 1"),
     "train.seed_keep_fraction": (1e-12, 1.0, "in (0, 1]"), "train.iterate_window": (1, None, ">= 1"),
     "model.num_slots": (1, None, ">= 1"), "model.dropout": (0.0, 0.999, "in [0, 1)"),
     "model.projection_dim": (1, None, "> 0"), "eval.valid_size": (0, None, ">= 0"),
@@ -61,9 +63,13 @@ def validate(config) -> None:
                      "(for other KG pairs use data.kind='openea')")
   if config.data.kind == "openea" and not config.data.openea_dir:
     raise InputError("--config.data.openea_dir is empty: name the folder with rel_triples_1/2")
-  unknown = set(config.data.modalities) - set(SIDE_MODALITIES)
+  unknown = set(config.data.modalities) - set(EXTRA_MODALITIES)
   if unknown:
-    raise InputError(f"--config.data.modalities: unknown {sorted(unknown)}; choose from {SIDE_MODALITIES}")
+    raise InputError(f"--config.data.modalities: unknown {sorted(unknown)}; choose from {EXTRA_MODALITIES}")
+  outputs = {"graph", "joint", *EXTRA_MODALITIES}
+  alpha = config.train.nca_alpha.to_dict()
+  if set(alpha) != outputs or not all(isinstance(v, (int, float)) and v > 0 for v in alpha.values()):
+    raise InputError(f"--config.train.nca_alpha={alpha}: one scale > 0 for each of {sorted(outputs)}")
   unknown = set(config.align.conventions) - set(metrics.CONVENTIONS)
   if unknown or not config.align.conventions:
     raise InputError(f"--config.align.conventions={tuple(config.align.conventions)}: choose from "

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from absl import app, flags, logging
@@ -47,9 +48,11 @@ def _run_mode(config, workdir: str, mode: str, step: int | None) -> dict:
   if config.align.enabled:  # the full aligner; its trainer resumes from workdir's checkpoints
     from selfmea_jax.align import run as align_run  # pylint: disable=import-outside-toplevel
     results = {k: v for k, v in align_run.align(config, workdir).items() if not k.startswith("_")}
-  elif mode == "train":
-    results = loop.train_and_evaluate(config, workdir)
-    export.export_alignment(config, workdir, step=None)
+  elif mode == "train":  # the export reuses the run's best embeddings: nothing is rebuilt
+    outcome = loop.train(config, workdir)
+    results = outcome.results
+    export.write_alignment(outcome.task, *outcome.embeddings(config),
+                           os.path.join(workdir, "alignment.tsv"))
   elif mode == "eval":
     results = export.evaluate_checkpoint(config, workdir, step)
   else:

@@ -1,8 +1,13 @@
-"""Shared fixtures: a small synthetic config and the optional DBP15K location."""
+"""Shared fixtures: a small synthetic config, one session-wide training run of it, and the
+optional DBP15K location. JAX gets 2 fake CPU devices (in-process) for the sharded tests;
+the small config trains on one device unless a test asks for the mesh of both."""
 
 import os
 
+import jax
 import pytest
+
+jax.config.update("jax_num_cpu_devices", 2)  # before any backend starts
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -16,15 +21,28 @@ requires_dbp15k = pytest.mark.skipif(
     "kept beside the repository); skipping real-data tests")
 
 
-@pytest.fixture
-def small_config():
-  """A fast synthetic config (a few seconds of training)."""
+def make_small_config():
+  """A fast synthetic config (a few seconds of training), on one device."""
   from configs import synthetic  # pylint: disable=import-outside-toplevel
   config = synthetic.get_config()
   config.data.synthetic.num_entities = 600
   config.train.num_epochs = 3
   config.train.checkpoint_every_steps = 7
   config.train.log_every_steps = 5
+  config.train.data_parallel = False
   config.eval.valid_size = 200
   config.eval.encode_batch = 256
   return config
+
+
+@pytest.fixture
+def small_config():
+  return make_small_config()
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+  """The results of one uninterrupted training run of the small config (shared by the
+  resume tests, which must end with exactly these results)."""
+  from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
+  return loop.train_and_evaluate(make_small_config(), str(tmp_path_factory.mktemp("small_run")))

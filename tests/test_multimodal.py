@@ -14,7 +14,7 @@ def test_fusion_outputs_are_unit_and_weights_sum_to_one():
   inputs = {"neighbours": rng.normal(size=(4, 3, 8)).astype(np.float32),
             "mask": np.ones((4, 3), bool), "relation": rng.normal(size=(4, 5)).astype(np.float32),
             "image": rng.normal(size=(4, 6)).astype(np.float32)}
-  model = EntityEncoder(side_modalities=("relation", "image"), projection_dim=7)
+  model = EntityEncoder(extra_modalities=("relation", "image"), projection_dim=7)
   params = model.init(jax.random.PRNGKey(0), inputs)
   out = model.apply(params, inputs)
   assert out["graph"].shape == (4, 8) and out["relation"].shape == (4, 7) and out["joint"].shape == (4, 22)

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from selfmea_jax.align import run
-from selfmea_jax.config_defaults import own_kgs_config
+from configs import own_kgs
 from selfmea_jax.data import openea
 from selfmea_jax.errors import InputError
 
@@ -14,7 +14,7 @@ EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "experiments", "tiny_kgs
 
 
 def _config(directory, tmp_path):
-  config = own_kgs_config(str(directory))
+  config = own_kgs.get_config(str(directory))
   config.workdir = str(tmp_path / "run")
   config.data.cache_dir = str(tmp_path / "cache")
   config.train.log_every_steps = 5
@@ -65,7 +65,7 @@ def test_without_gold_links_the_alignment_is_exported_and_nothing_evaluated(tmp_
 
 
 def test_optional_names_and_attribute_files(tmp_path):
-  from selfmea_jax import pipeline  # pylint: disable=import-outside-toplevel
+  from selfmea_jax import input_pipeline  # pylint: disable=import-outside-toplevel
   for name in ("rel_triples_1", "rel_triples_2", "ent_links"):
     shutil.copy(os.path.join(EXAMPLE, name), tmp_path / name)
   fr = "http://fr.dbpedia.org/resource/"
@@ -80,8 +80,8 @@ def test_optional_names_and_attribute_files(tmp_path):
   assert "République fédérale d'Allemagne" in task.kg1.names and "Allemagne" not in task.kg1.names
   config = _config(tmp_path, tmp_path)
   config.data.name_encoder, config.data.modalities = "hash", ("attribute",)
-  _, inputs = pipeline.build(config)
-  bags = inputs[0].side["attribute"]
+  _, inputs = input_pipeline.build(config)
+  bags = inputs[0].extras["attribute"]
   assert bags.shape == (14, 1) and bags.sum() == 2  # Paris and Berlin; 'Nowhere' is skipped
   (tmp_path / "names_2").write_text("http://dbpedia.org/resource/Atlantis\tAtlantis\n", encoding="utf-8")
   with pytest.raises(InputError, match=r"names_2:1: entity .* is not in the KG"):

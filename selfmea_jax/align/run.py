@@ -20,13 +20,14 @@ import time
 from absl import logging
 import numpy as np
 
-from selfmea_jax import pipeline, run_config
+from selfmea_jax import input_pipeline, run_config
 from selfmea_jax.align import candidates, consistency, decoding, fusion, views
 from selfmea_jax.align.propagation import normalised_edges
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import text_encoders
+from selfmea_jax.features.names import name_encoder_kwargs
 from selfmea_jax.train import pseudo_seeds
 
 
@@ -64,8 +65,8 @@ def load_task(config) -> tuple[AlignmentTask, tuple[np.ndarray, np.ndarray] | No
   if config.data.kind == "synthetic":
     pair = make_synthetic_pair(SyntheticSpec(**config.data.synthetic.to_dict()), seed=config.seed)
     return pair.task, pair.name_features
-  if config.data.kind in pipeline.REAL_KINDS:
-    return pipeline.load_real_task(config), None
+  if config.data.kind in input_pipeline.REAL_KINDS:
+    return input_pipeline.load_real_task(config), None
   raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic', 'dbp15k' or 'openea'")
 
 
@@ -160,7 +161,7 @@ def trainer_config(config, round_index: int, workdir: str):
     raise InputError(f"align.train_view {spec.name!r}: the trainer reads a cached name encoder "
                      f"view; choose one with encoder in {expected}")
   with cfg.unlocked():
-    if config.data.kind in pipeline.REAL_KINDS:
+    if config.data.kind in input_pipeline.REAL_KINDS:
       cfg.data.name_encoder, cfg.data.name_source = spec.encoder, spec.source
     cfg.train.num_epochs = config.align.train_epochs
     cfg.train.nca_weight = config.align.train_nca_weight
@@ -185,8 +186,8 @@ def self_training_view(config, seeds: np.ndarray, round_index: int, workdir: str
   cfg = trainer_config(config, round_index, workdir)
   _check_fingerprint(cfg.workdir, {"seeds_sha256": hashlib.sha256(seeds.tobytes()).hexdigest(),
                                    "config": json.loads(cfg.to_json())})
-  results, model, params, _, inputs = loop.train(cfg, cfg.workdir, given_seeds=seeds)
-  return loop.encode_pair(cfg, model, params, inputs), results
+  outcome = loop.train(cfg, cfg.workdir, given_seeds=seeds)
+  return outcome.embeddings(cfg), outcome.results
 
 
 def _stage(report: dict, name: str, results: dict, seconds: float) -> None:
@@ -202,7 +203,8 @@ def load_views(config, task, given) -> ViewSet:
   weights = fusion.normalised_weights(cfg.view_weights, len(specs), "align.view_weights")
   view_set = ViewSet([], [], [])
   for spec, weight in zip(specs, weights):
-    matrices = views.view_matrices(task, spec, config.data.cache_dir, config.seed, cfg.literal_dim, given)
+    matrices = views.view_matrices(task, spec, config.data.cache_dir, config.seed, cfg.literal_dim, given,
+                                    name_encoder_kwargs(config, spec.encoder))
     view_set.add(spec.name, matrices, weight, cfg.center_views)
   return view_set
 

@@ -43,24 +43,24 @@ def _read_translated(path: str, id_to_local: list[dict[int, int]], sizes: list[i
         or not isinstance(entry[1], list) or not all(isinstance(t, str) for t in entry[1])):
       raise InputError(f"entry {index}: expected [id, [tokens]], got {json.dumps(entry)[:80]}", path)
     entity_id, tokens = entry
-    for side in (0, 1):
-      if entity_id in id_to_local[side]:
-        out[side][id_to_local[side][entity_id]] = " ".join(tokens)
+    for kg_index in (0, 1):
+      if entity_id in id_to_local[kg_index]:
+        out[kg_index][id_to_local[kg_index][entity_id]] = " ".join(tokens)
   return out
 
 
-def _load_kg(directory: str, side: int, rng: np.random.Generator):
-  ids, uris_in_file_order = tsv.read_id_map(os.path.join(directory, f"ent_ids_{side}"))
-  rel_ids, rel_uris = tsv.read_id_map(os.path.join(directory, f"rel_ids_{side}"))
+def _load_kg(directory: str, kg_number: int, rng: np.random.Generator):
+  ids, uris_in_file_order = tsv.read_id_map(os.path.join(directory, f"ent_ids_{kg_number}"))
+  rel_ids, rel_uris = tsv.read_id_map(os.path.join(directory, f"rel_ids_{kg_number}"))
   source_rows = rng.permutation(len(ids)).astype(np.int64)  # local index -> file row
   file_row_to_local = np.empty_like(source_rows)
   file_row_to_local[source_rows] = np.arange(len(ids))
   id_to_local = {entity_id: int(file_row_to_local[row]) for row, entity_id in enumerate(ids)}
   rel_to_local = {rel_id: i for i, rel_id in enumerate(rel_ids)}
-  triples = tsv.read_int_table(os.path.join(directory, f"triples_{side}"), 3,
+  triples = tsv.read_int_table(os.path.join(directory, f"triples_{kg_number}"), 3,
                                [id_to_local, rel_to_local, id_to_local])
   if len(triples) == 0:
-    raise InputError("no triples (empty graph)", os.path.join(directory, f"triples_{side}"))
+    raise InputError("no triples (empty graph)", os.path.join(directory, f"triples_{kg_number}"))
   uris = [uris_in_file_order[row] for row in source_rows]
   source_ids = np.asarray(ids, np.int64)[source_rows]
   return uris, rel_uris, triples, source_rows, id_to_local, source_ids
@@ -72,7 +72,7 @@ def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_spli
   translations: also read the machine-translated names (parsed only when asked for)."""
   directory = pair_dir(data_dir, pair)
   rng = np.random.default_rng(seed)
-  kg_parts = [_load_kg(directory, side, rng) for side in (1, 2)]
+  kg_parts = [_load_kg(directory, kg_number, rng) for kg_number in (1, 2)]
   id_maps = [part[4] for part in kg_parts]
   split_dir = os.path.join(directory, split)
   valid_path, test_path = os.path.join(split_dir, "sup_ent_ids"), os.path.join(split_dir, "ref_ent_ids")

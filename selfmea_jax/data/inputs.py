@@ -15,13 +15,14 @@ class GraphInputs:
   name_rows: optional [n] row of `names` for each local entity (None = identity), so a
     cache stored in source-file order is read through the shuffled local indices.
   neighbour_ids: [n, K] int32, slot 0 = centre.  neighbour_mask: [n, K] bool.
-  side: modality -> [n, d_m] raw features (relation / attribute / image bags).
+  extras: modality -> [n, d_m] raw features of the extra modalities (relation / attribute
+    bags, image features).
   """
 
   names: np.ndarray
   neighbour_ids: np.ndarray
   neighbour_mask: np.ndarray
-  side: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
   name_rows: np.ndarray | None = None
 
   @property
@@ -40,6 +41,6 @@ class GraphInputs:
     table_rows = unique if self.name_rows is None else self.name_rows[unique]
     rows = np.asarray(self.names[table_rows], dtype=np.float32)
     batch = {"neighbours": rows[inverse.reshape(slots.shape)], "mask": self.neighbour_mask[ids]}
-    for modality, table in self.side.items():
+    for modality, table in self.extras.items():
       batch[modality] = np.asarray(table[ids], dtype=np.float32)
     return batch

@@ -77,10 +77,10 @@ def check_one_to_one(tables) -> None:
   seen = ({}, {})
   for path, rows in tables:
     for line_number, pair in rows:
-      for side in (0, 1):
-        if pair[side] in seen[side]:
-          first_path, first_line = seen[side][pair[side]]
-          raise InputError(f"KG{side + 1} entity {pair[side]!r} linked twice (first at "
+      for kg_index in (0, 1):
+        if pair[kg_index] in seen[kg_index]:
+          first_path, first_line = seen[kg_index][pair[kg_index]]
+          raise InputError(f"KG{kg_index + 1} entity {pair[kg_index]!r} linked twice (first at "
                            f"{first_path}:{first_line}); gold links must be one-to-one",
                            path, line_number)
-        seen[side][pair[side]] = (path, line_number)
+        seen[kg_index][pair[kg_index]] = (path, line_number)

@@ -45,10 +45,10 @@ def read_names(path: str, local_of: dict[str, int]) -> dict[str, str]:
   return names
 
 
-def attribute_keys(directory: str, kg: KnowledgeGraph, side: int) -> list[list[str]] | None:
-  """Per local entity, the attribute keys (lower-cased local names) of attr_triples_<side>,
+def attribute_keys(directory: str, kg: KnowledgeGraph, kg_number: int) -> list[list[str]] | None:
+  """Per local entity, the attribute keys (lower-cased local names) of attr_triples_<kg_number>,
   or None without that file. Entities that are not in the KG are skipped (and counted)."""
-  path = os.path.join(directory, f"attr_triples_{side}")
+  path = os.path.join(directory, f"attr_triples_{kg_number}")
   if not os.path.exists(path):
     return None
   local_of = {uri: i for i, uri in enumerate(kg.uris)}
@@ -63,8 +63,8 @@ def attribute_keys(directory: str, kg: KnowledgeGraph, side: int) -> list[list[s
   return keys
 
 
-def _load_kg(directory: str, side: int, linked: list[str], rng: np.random.Generator):
-  path = os.path.join(directory, f"rel_triples_{side}")
+def _load_kg(directory: str, kg_number: int, linked: list[str], rng: np.random.Generator):
+  path = os.path.join(directory, f"rel_triples_{kg_number}")
   rows = tsv.read_rows(path, 3)
   if not rows:
     raise InputError("no triples (empty graph)", path)
@@ -75,7 +75,7 @@ def _load_kg(directory: str, side: int, linked: list[str], rng: np.random.Genera
   relation_of = {r: i for i, r in enumerate(relations)}
   triples = np.array([[local_of[h], relation_of[r], local_of[t]] for _, (h, r, t) in rows], np.int32)
   local_uris = [uris[row] for row in source_rows]
-  names = read_names(os.path.join(directory, f"names_{side}"), local_of)
+  names = read_names(os.path.join(directory, f"names_{kg_number}"), local_of)
   kg = KnowledgeGraph(names=[names.get(u) or name_from_uri(u) for u in local_uris], uris=local_uris,
                       triples=triples, relation_names=relations, source_rows=source_rows,
                       source_ids=source_rows.copy())
@@ -90,8 +90,8 @@ def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> A
   links_path = os.path.join(directory, "ent_links")
   links = read_links(links_path) if os.path.exists(links_path) else []
   rng = np.random.default_rng(seed)
-  (kg1, local1), (kg2, local2) = (_load_kg(directory, side, [l[side - 1] for l in links], rng)
-                                  for side in (1, 2))
+  (kg1, local1), (kg2, local2) = (_load_kg(directory, kg_number, [l[kg_number - 1] for l in links], rng)
+                                  for kg_number in (1, 2))
   pairs = np.array([[local1[a], local2[b]] for a, b in links], np.int32).reshape(-1, 2)
   pairs = pairs[rng.permutation(len(pairs))]
   num_valid = int(round(valid_fraction * len(pairs)))

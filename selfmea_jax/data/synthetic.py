@@ -79,7 +79,7 @@ def _misspell(name: str, noise: float, rng: np.random.Generator) -> str:
   return "".join(rng.choice(list(letters)) if rng.random() < noise else ch for ch in name)
 
 
-def _copy(spec, rng, base_triples, true_names, true_images, true_attrs, side):
+def _copy(spec, rng, base_triples, true_names, true_images, true_attrs, kg_number):
   """One noisy copy: (kg, names, images, image_mask, attrs, base_ids of local entities)."""
   kept = np.flatnonzero(rng.random(spec.num_entities) < spec.overlap)
   base_ids = rng.permutation(kept)  # local index -> base entity
@@ -95,9 +95,9 @@ def _copy(spec, rng, base_triples, true_names, true_images, true_attrs, side):
   image_mask = rng.random(len(base_ids)) < spec.image_coverage
   flips = rng.random((len(base_ids), spec.attribute_vocab)) < spec.attribute_noise * 0.1
   attrs = np.logical_xor(true_attrs[base_ids], flips).astype(np.float32)
-  labels = [f"kg{side}/entity_{b}" for b in base_ids]
+  labels = [f"kg{kg_number}/entity_{b}" for b in base_ids]
   kg = KnowledgeGraph(names=labels, uris=labels, triples=triples,
-                      relation_names=[f"kg{side}/relation_{r}" for r in range(spec.num_relations)],
+                      relation_names=[f"kg{kg_number}/relation_{r}" for r in range(spec.num_relations)],
                       source_rows=np.arange(len(base_ids), dtype=np.int64),
                       source_ids=np.arange(len(base_ids), dtype=np.int64))
   return kg, names, images, image_mask, attrs, base_ids
@@ -115,7 +115,7 @@ def make_synthetic_pair(spec: SyntheticSpec = SyntheticSpec(), seed: int = 0) ->
   true_images = rng.standard_normal((n, spec.image_dim)).astype(np.float32)
   true_attrs = rng.random((n, spec.attribute_vocab)) < 0.05
   triples = _base_triples(spec, rng)
-  copies = [_copy(spec, rng, triples, true_names, true_images, true_attrs, side) for side in (1, 2)]
+  copies = [_copy(spec, rng, triples, true_names, true_images, true_attrs, kg_number) for kg_number in (1, 2)]
   spelling_rng = np.random.default_rng([seed, 17])  # own stream: the other draws are unchanged
   surface = _surface_names(spec, spelling_rng)
   copies = [(dataclasses.replace(c[0], names=[_misspell(surface[b], spec.spelling_noise, spelling_rng)

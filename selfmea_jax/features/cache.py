@@ -1,4 +1,4 @@
-"""On-disk feature cache: one .npy per KG side (rows in source-file order) + a JSON manifest.
+"""On-disk feature cache: one .npy per KG (rows in source-file order) + a JSON manifest.
 
 The manifest records what produced the file (encoder, name source) and a hash of the
 input names, so a stale cache is detected instead of silently used.
@@ -23,9 +23,9 @@ def names_digest(names: list[str]) -> str:
   return h.hexdigest()
 
 
-def cache_stem(cache_dir: str, dataset: str, kind: str, side: int) -> str:
-  """<cache_dir>/<dataset>/<kind>_kg<side> (kind e.g. 'name-use-uri')."""
-  return os.path.join(cache_dir, dataset, f"{kind}_kg{side}")
+def cache_stem(cache_dir: str, dataset: str, kind: str, kg_number: int) -> str:
+  """<cache_dir>/<dataset>/<kind>_kg<kg_number> (kind e.g. 'name-use-uri')."""
+  return os.path.join(cache_dir, dataset, f"{kind}_kg{kg_number}")
 
 
 def save_features(stem: str, features: np.ndarray, manifest: dict) -> None:

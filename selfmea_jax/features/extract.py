@@ -8,17 +8,17 @@ from __future__ import annotations
 from absl import app
 from ml_collections import config_flags
 
-from selfmea_jax import pipeline
+from selfmea_jax import input_pipeline
 from selfmea_jax.errors import exit_on_input_error
-from selfmea_jax.features.names import name_features
+from selfmea_jax.features.names import name_encoder_kwargs, name_features
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/ja_en.py", "Experiment config file.")
 
 
 @exit_on_input_error
 def extract(config) -> None:
-  task = pipeline.load_real_task(config)
-  kwargs = {"model_path": config.data.labse_path} if config.data.name_encoder == "labse" else {}
+  task = input_pipeline.load_real_task(config)
+  kwargs = name_encoder_kwargs(config, config.data.name_encoder)
   emb1, emb2 = name_features(task, config.data.cache_dir, config.data.name_encoder,
                              config.data.name_source, encoder_kwargs=kwargs)
   print(f"{task.name}: {config.data.name_encoder} embeddings {emb1.shape} / {emb2.shape} "

@@ -27,6 +27,11 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
   raise InputError(f"unknown name source {source!r}; choose one of {NAME_SOURCES}")
 
 
+def name_encoder_kwargs(config, encoder: str) -> dict:
+  """Constructor arguments of a name encoder that come from the config (LaBSE's model path)."""
+  return {"model_path": config.data.labse_path} if encoder == "labse" else {}
+
+
 def to_file_order(values: list[str], source_rows: np.ndarray) -> list[str]:
   out = [""] * len(values)
   for local, row in enumerate(source_rows):
@@ -44,15 +49,15 @@ def name_features(task: AlignmentTask, cache_dir: str, encoder: str, source: str
   """
   kind = f"name-{encoder}-{source}"
   out, make = [], None
-  for side, kg in ((1, task.kg1), (2, task.kg2)):
+  for kg_number, kg in ((1, task.kg1), (2, task.kg2)):
     names = to_file_order(kg_names(kg, source), kg.source_rows)
     expected = {"encoder": encoder, "source": source, "names_sha256": cache.names_digest(names)}
-    stem = cache.cache_stem(cache_dir, task.name, kind, side)
+    stem = cache.cache_stem(cache_dir, task.name, kind, kg_number)
     features = cache.load_features(stem, expected)
     if features is None:
       make = make or text_encoders.make_encoder(encoder, **(encoder_kwargs or {}))
       features = text_encoders.encode_in_batches(make, names, batch_size,
-                                                 desc=f"{encoder} names KG{side}")
+                                                 desc=f"{encoder} names KG{kg_number}")
       cache.save_features(stem, features, expected)
     out.append(np.asarray(features[kg.source_rows]) if local_order else features)
   return out[0], out[1]

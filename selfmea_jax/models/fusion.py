@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from selfmea_jax.models.selfkg import SelfKGEncoder, l2_normalise
 
 GRAPH = "graph"
-SIDE_MODALITIES = ("relation", "attribute", "image")
+EXTRA_MODALITIES = ("relation", "attribute", "image")  # besides the graph/name channel
 
 
 class EntityEncoder(nn.Module):
@@ -23,7 +23,7 @@ class EntityEncoder(nn.Module):
   normalise(concat_m softmax(w)_m * F_m) with learnable modality weights w.
   """
 
-  side_modalities: tuple[str, ...] = ()
+  extra_modalities: tuple[str, ...] = ()
   projection_dim: int = 128
   dropout_rate: float = 0.3
   identity_init: bool = True
@@ -33,10 +33,10 @@ class EntityEncoder(nn.Module):
   def __call__(self, inputs: Mapping[str, jax.Array], deterministic: bool = True):
     out = {GRAPH: SelfKGEncoder(self.dropout_rate, self.identity_init, self.neighbour_scale,
                                 name="selfkg")(inputs["neighbours"], inputs["mask"], deterministic)}
-    for modality in self.side_modalities:
+    for modality in self.extra_modalities:
       out[modality] = l2_normalise(nn.Dense(self.projection_dim, name=f"{modality}_projection")(
           inputs[modality]))
-    names = (GRAPH,) + tuple(self.side_modalities)
+    names = (GRAPH,) + tuple(self.extra_modalities)
     if len(names) == 1:
       out["joint"] = out[GRAPH]
       return out
@@ -46,9 +46,9 @@ class EntityEncoder(nn.Module):
     return out
 
 
-def modality_weights(params, side_modalities: tuple[str, ...]) -> dict[str, float]:
+def modality_weights(params, extra_modalities: tuple[str, ...]) -> dict[str, float]:
   """The fusion's softmax weights by modality ({} for a single-modality model)."""
   logits = params["params"].get("modality_logits")
   if logits is None:
     return {}
-  return dict(zip((GRAPH,) + tuple(side_modalities), map(float, jax.nn.softmax(logits))))
+  return dict(zip((GRAPH,) + tuple(extra_modalities), map(float, jax.nn.softmax(logits))))

@@ -19,6 +19,13 @@ def queue_infonce(queries: jax.Array, keys: jax.Array, queue: jax.Array, tempera
   return optax.softmax_cross_entropy_with_integer_labels(logits, jnp.zeros(len(queries), jnp.int32)).mean()
 
 
+def _log1p_sum_exp(x: jax.Array, where: jax.Array, axis: int) -> jax.Array:
+  """log(1 + sum_j where_j * exp(x_j)) along `axis`, stable (a zero logit joins the sum)."""
+  zeros = jnp.zeros_like(jnp.take(x, jnp.array([0]), axis=axis))
+  return jax.nn.logsumexp(jnp.concatenate([zeros, x], axis), axis=axis,
+                          where=jnp.concatenate([jnp.ones_like(zeros, bool), where], axis))
+
+
 def nca_loss(left: jax.Array, right: jax.Array, weights: jax.Array, alpha: float, beta: float,
              margin: float = 0.5) -> jax.Array:
   """NCA / multi-similarity loss on aligned pairs (EVA's NCA, in MS-loss form).
@@ -28,13 +35,10 @@ def nca_loss(left: jax.Array, right: jax.Array, weights: jax.Array, alpha: float
   """
   sim = left @ right.T
   size = sim.shape[0]
-  diag = jnp.diagonal(sim)
-  pair_mask = weights[:, None] * weights[None, :] * (1.0 - jnp.eye(size))
-  def log1p_sum_exp(x, mask, axis):  # log(1 + sum mask * exp(x)), stable
-    m = jnp.maximum(jnp.max(jnp.where(mask > 0, x, -jnp.inf), axis=axis), 0.0)
-    return m + jnp.log(jnp.exp(-m) + jnp.sum(mask * jnp.exp(x - jnp.expand_dims(m, axis)), axis=axis))
-  neg_rows = log1p_sum_exp(alpha * (sim - margin), pair_mask, axis=1) / alpha
-  neg_cols = log1p_sum_exp(alpha * (sim - margin), pair_mask, axis=0) / alpha
-  pos = jnp.log1p(jnp.exp(-beta * (diag - margin))) / beta
+  negatives = (weights[:, None] * weights[None, :] * (1.0 - jnp.eye(size))) > 0
+  scaled = alpha * (sim - margin)
+  neg_rows = _log1p_sum_exp(scaled, negatives, axis=1) / alpha
+  neg_cols = _log1p_sum_exp(scaled.T, negatives.T, axis=1) / alpha
+  pos = jax.nn.softplus(-beta * (jnp.diagonal(sim) - margin)) / beta
   per_pair = neg_rows + neg_cols + 2.0 * pos
   return jnp.sum(weights * per_pair) / jnp.maximum(jnp.sum(weights), 1.0)

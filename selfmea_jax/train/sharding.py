@@ -1,9 +1,10 @@
-"""Data parallelism with jax.jit + NamedSharding (the successor of pmap).
+"""The one device path: jax.jit with NamedSharding over a 1-D data mesh (pmap's successor).
 
-The batch's leading axis is split over a 1-D device mesh ('data'); the train state
-(params, momentum params, optimiser state, queues) is replicated. jit compiles one global
-program, so the gradient all-reduce, the cross-device negatives and the queue update are
-inserted by XLA: the step computes exactly what the single-device step computes.
+Every run builds a mesh, of one device or of all local devices. The batch's leading axis is
+split over the mesh axis 'data'; the train state (params, momentum params, optimiser state,
+queues) is replicated. jit compiles one global program, so the gradient all-reduce, the
+cross-device negatives and the queue update are inserted by XLA: on N devices the step
+computes what it computes on one.
 """
 
 from __future__ import annotations
@@ -15,31 +16,55 @@ import numpy as np
 from selfmea_jax.errors import InputError
 from selfmea_jax.train.step import train_step
 
+DATA_AXIS = "data"
+
 
 def data_mesh(devices=None) -> Mesh:
+  """A 1-D mesh over `devices` (default: all local devices)."""
   devices = jax.local_devices() if devices is None else devices
-  return Mesh(np.asarray(devices), ("data",))
+  return Mesh(np.asarray(devices), (DATA_AXIS,))
 
 
 def check_divisible(batch_size: int, mesh: Mesh, what: str = "train.batch_size") -> None:
   if batch_size % mesh.size:
-    raise InputError(f"{what}={batch_size} must be a multiple of the {mesh.size} devices")
+    raise InputError(f"{what}={batch_size} must be a multiple of the {mesh.size} devices "
+                     "(or set train.data_parallel=False)")
+
+
+def config_mesh(config) -> Mesh:
+  """All local devices when config.train.data_parallel, else the first; batch sizes checked."""
+  devices = jax.local_devices()
+  mesh = data_mesh(devices if config.train.data_parallel else devices[:1])
+  check_divisible(config.train.batch_size, mesh)
+  if config.train.nca_weight > 0:
+    check_divisible(config.train.seed_batch_size, mesh, "train.seed_batch_size")
+  return mesh
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
 
 
 def replicate(tree, mesh: Mesh):
-  return jax.device_put(tree, NamedSharding(mesh, P()))
+  """Places every leaf of `tree` on all devices of the mesh."""
+  return jax.device_put(tree, replicated(mesh))
 
 
 def shard_batch(batch, mesh: Mesh):
   """Splits every array's leading (batch) axis across the mesh."""
-  return jax.device_put(batch, NamedSharding(mesh, P("data")))
+  return jax.device_put(batch, NamedSharding(mesh, P(DATA_AXIS)))
 
 
-def make_sharded_train_step(model, tx, cfg, mesh: Mesh):
-  """(replicated state, batch sharded on axis 0) -> (replicated state, metrics)."""
-  replicated = NamedSharding(mesh, P())
-  batched = NamedSharding(mesh, P("data"))
+def with_sharding(abstract_tree, mesh: Mesh):
+  """ShapeDtypeStruct leaves with the replicated sharding (a restore template)."""
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated(mesh)),
+                      abstract_tree)
+
+
+def make_train_step(model, tx, cfg, mesh: Mesh):
+  """(replicated state, host batch) -> (replicated state, metrics); the state is donated and
+  the batch is split on axis 0 over the mesh."""
   step = jax.jit(lambda state, batch: train_step(state, batch, model, tx, cfg),
-                 in_shardings=(replicated, batched), out_shardings=(replicated, replicated),
-                 donate_argnums=0)
+                 in_shardings=(replicated(mesh), NamedSharding(mesh, P(DATA_AXIS))),
+                 out_shardings=(replicated(mesh), replicated(mesh)), donate_argnums=0)
   return lambda state, batch: step(state, shard_batch(batch, mesh))

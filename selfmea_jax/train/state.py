@@ -36,7 +36,7 @@ def create_state(params, tx: optax.GradientTransformation, initial_queues: jax.A
 
 def ema(momentum_params, params, momentum: float):
   """momentum_params <- m * momentum_params + (1 - m) * params."""
-  return jax.tree.map(lambda k, q: momentum * k + (1.0 - momentum) * q, momentum_params, params)
+  return optax.incremental_update(params, momentum_params, step_size=1.0 - momentum)
 
 
 def enqueue(queue: jax.Array, position: jax.Array, keys: jax.Array):

@@ -17,21 +17,23 @@ from selfmea_jax.train.state import TrainState, ema, enqueue
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
+  """The loss settings (built from config.train by train/build.loss_config)."""
   temperature: float = 0.08
   momentum: float = 0.9999
   contrastive_weight: float = 1.0
   contrastive_output: str = "graph"   # encoder output the queue contrastive loss trains: graph | joint
   nca_weight: float = 0.0             # 0 disables the pseudo-seed NCA terms
-  nca_alpha: Mapping[str, float] = dataclasses.field(
-      default_factory=lambda: {GRAPH: 5.0, "relation": 15.0, "attribute": 15.0, "image": 15.0,
-                               "joint": 15.0})
+  nca_alpha: tuple[tuple[str, float], ...] = (  # (encoder output, NCA negative scale) pairs
+      (GRAPH, 5.0), ("relation", 15.0), ("attribute", 15.0), ("image", 15.0), ("joint", 15.0))
   nca_beta: float = 10.0
+  nca_margin: float = 0.5
 
 
 def _nca_terms(outputs_left, outputs_right, weights, cfg: LossConfig):
   """Per-modality NCA on seed pairs plus the joint one (SelfMEA eq. 7). Returns dict."""
-  return {f"nca/{m}": losses.nca_loss(outputs_left[m], outputs_right[m], weights,
-                                      cfg.nca_alpha.get(m, 15.0), cfg.nca_beta)
+  alpha = dict(cfg.nca_alpha)
+  return {f"nca/{m}": losses.nca_loss(outputs_left[m], outputs_right[m], weights, alpha[m],
+                                      cfg.nca_beta, cfg.nca_margin)
           for m in outputs_left}
 
 
@@ -39,11 +41,11 @@ def loss_and_keys(params, momentum_params, queues, batch, rng, model: nn.Module,
   """Returns (loss, (metrics, keys [2, B, E])). batch: {'kg1', 'kg2'[, 'seeds_left', 'seeds_right', 'seed_weights']}."""
   metrics, keys, total = {}, [], 0.0
   rngs = jax.random.split(rng, 3)
-  for side, name in enumerate(("kg1", "kg2")):
+  for kg_index, name in enumerate(("kg1", "kg2")):
     out = cfg.contrastive_output
     k = jax.lax.stop_gradient(model.apply(momentum_params, batch[name], deterministic=True)[out])
-    q = model.apply(params, batch[name], deterministic=False, rngs={"dropout": rngs[side]})[out]
-    loss = losses.queue_infonce(q, k, queues[side], cfg.temperature)
+    q = model.apply(params, batch[name], deterministic=False, rngs={"dropout": rngs[kg_index]})[out]
+    loss = losses.queue_infonce(q, k, queues[kg_index], cfg.temperature)
     metrics[f"contrastive/{name}"] = loss
     total = total + cfg.contrastive_weight * loss
     keys.append(k)
@@ -76,7 +78,3 @@ def train_step(state: TrainState, batch: Mapping[str, Any], model: nn.Module,
                             queue_pos=jnp.stack([pos1, pos2]), rng=rng)
   return new_state, metrics
 
-
-def make_train_step(model: nn.Module, tx: optax.GradientTransformation, cfg: LossConfig):
-  """jit-compiled train_step with the state buffers donated."""
-  return jax.jit(lambda state, batch: train_step(state, batch, model, tx, cfg), donate_argnums=0)

@@ -1,16 +1,20 @@
-"""Default experiment configuration; the files under configs/ start from this and override."""
+"""Default configuration: every key, documented, with its default value.
 
-from __future__ import annotations
+Other configs start from this one and override (big_vision style):
+  configs/synthetic.py     the embedded default (no dataset)
+  configs/dbp15k.py:<pair>[,mea|,best][,translated]   DBP15K; configs/<pair>*.py are shortcuts
+  configs/own_kgs.py:<dir> your own KG pair (OpenEA layout)
+"""
 
 import dataclasses
-import os
 
 import ml_collections
 
 from selfmea_jax.data.synthetic import SyntheticSpec
 
 
-def base_config() -> ml_collections.ConfigDict:
+def get_config() -> ml_collections.ConfigDict:
+  """Every key, with its default; the other configs start from this and override."""
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.workdir = "runs/default"
@@ -26,7 +30,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.name_source = "uri"           # uri (original language) | translated
   c.data.labse_path = "setu4993/LaBSE" # local directory or hub name (encoder 'labse')
   c.data.synthetic = ml_collections.ConfigDict(dataclasses.asdict(SyntheticSpec()))
-  c.data.modalities = ()               # side modalities: relation, attribute, image
+  c.data.modalities = ()               # extra modalities: relation, attribute, image
   c.data.relation_top_k = 1000
   c.data.relation_shared_names = True  # match relations across KGs by local name
   c.data.attribute_top_k = 1000
@@ -61,11 +65,18 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.seed_keep_fraction = 0.5     # keep the most confident (largest-margin) mutual NNs
   c.train.iterate_window = 2           # a pair must stay mutual this many checks
   c.train.initial_seeds = "encoder"    # '' | 'names' | 'encoder': mutual NNs of names / untrained model
+  # NCA / multi-similarity loss on pseudo-seed pairs (SelfMEA eq. 7), one term per output:
+  c.train.nca_alpha = ml_collections.ConfigDict(  # scale of the negatives, per encoder output
+      {"graph": 5.0, "relation": 15.0, "attribute": 15.0, "image": 15.0, "joint": 15.0})
+  c.train.nca_beta = 10.0              # scale of the positives
+  c.train.nca_margin = 0.5             # similarity margin between positives and negatives
 
   c.eval = ml_collections.ConfigDict()
   c.eval.backend = "jax"               # jax (blocked) | faiss
   c.eval.scoring = "cosine"            # cosine | csls | sinkhorn
   c.eval.csls_k = 10
+  c.eval.sinkhorn_temperature = 0.02   # scoring 'sinkhorn': entropic temperature
+  c.eval.sinkhorn_iterations = 10      # scoring 'sinkhorn': row/column normalisations
   c.eval.valid_size = 1000             # validation links sampled for model selection
   c.eval.select_best = True            # report the epoch best on validation
   c.eval.encode_batch = 2048
@@ -81,76 +92,16 @@ def base_config() -> ml_collections.ConfigDict:
   c.align.candidates_k = 50             # top-k each way: the sparse candidate graph
   c.align.scoring = "sinkhorn"          # cosine | csls | sinkhorn (ranks for H@10 / MRR)
   c.align.assignment = "hungarian"      # greedy | hungarian (the decoded alignment, H@1)
-  c.align.csls_k = 10
-  c.align.sinkhorn_temperature = 0.02
-  c.align.sinkhorn_iterations = 100
+  c.align.csls_k = 10                   # scoring csls: neighbours of the local-density terms
+  c.align.sinkhorn_temperature = 0.02   # scoring sinkhorn: entropic temperature
+  c.align.sinkhorn_iterations = 100     # scoring sinkhorn: log-domain normalisations
   c.align.consistency_weight = 0.0     # neighbour-consistency refinement (0 = off)
-  c.align.consistency_rounds = 0
-  c.align.conventions = ("test", "all")
+  c.align.consistency_rounds = 0       # refinement rounds (each re-decodes)
+  c.align.conventions = ("test", "all") # evaluation conventions reported
   c.align.self_training_rounds = 1      # 0 = decoding only
   c.align.seed_keep_fraction = 1.0      # of the decoded pairs that are mutual best (by margin)
   c.align.train_view = "use:uri"        # the trainer's name input
-  c.align.train_epochs = 2
-  c.align.train_nca_weight = 1.0
+  c.align.train_epochs = 2              # trainer epochs per self-training round
+  c.align.train_nca_weight = 1.0        # trainer NCA weight on the decoded pseudo-seeds
   c.align.trained_view_weight = 1.0     # relative to the average name view
-  return c
-
-
-def dbp15k_config(pair: str) -> ml_collections.ConfigDict:
-  """SelfKG on one DBP15K pair with offline USE name embeddings (see BUILD_NOTES.md)."""
-  c = base_config()
-  c.workdir = f"runs/{pair}"
-  c.data.kind = "dbp15k"
-  c.data.pair = pair
-  c.model.neighbour_scale = 1.0        # start from names + attended neighbours (tuned on ja_en)
-  c.model.dropout = 0.1
-  c.train.batch_size = 64
-  c.train.queue_batches = 64
-  c.train.learning_rate = 1e-3
-  c.train.momentum = 0.999
-  c.train.num_epochs = 3
-  c.train.log_every_steps = 50
-  c.train.checkpoint_every_steps = 300
-  return c
-
-
-def dbp15k_mea_config(pair: str) -> ml_collections.ConfigDict:
-  """SelfMEA on DBP15K: SelfKG + relation bags, fusion, NCA on label-free pseudo-seeds,
-  iterative learning. Images / attributes join when data.image_files / attribute_files
-  are set (EVA formats); DBP15K as shipped here has neither."""
-  c = dbp15k_config(pair)
-  c.workdir = f"runs/{pair}_mea"
-  c.data.modalities = ("relation", "attribute", "image")  # those without data are skipped
-  c.train.nca_weight = 1.0
-  c.train.seed_batch_size = 512
-  c.train.iterative = True
-  c.train.iterate_every_epochs = 1
-  c.train.initial_seeds = "encoder"
-  return c
-
-
-def dbp15k_align_config(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
-  """The label-free aligner on one DBP15K pair; hyper-parameters chosen on the ja_en
-  validation pool only (BUILD_NOTES.md). translated: add the machine-translated name views."""
-  c = dbp15k_mea_config(pair)
-  c.workdir = f"runs/{pair}_best" + ("_translated" if translated else "")
-  c.align.enabled = True
-  c.align.views = ("use:uri", "e5:uri")
-  if translated:
-    c.align.views += ("use:translated", "e5:translated", "literal:translated")
-  c.align.train_view = "e5:translated" if translated else "e5:uri"
-  c.align.sinkhorn_temperature = 0.005
-  c.align.consistency_weight = 0.1
-  c.align.consistency_rounds = 1
-  return c
-
-
-def own_kgs_config(directory: str) -> ml_collections.ConfigDict:
-  """The label-free aligner, with the DBP15K hyper-parameters, on your own KG pair in the
-  OpenEA layout (selfmea_jax/data/openea.py): original-language names from the URIs."""
-  c = dbp15k_align_config("own")
-  name = os.path.basename(os.path.normpath(directory)) or "own_kgs"
-  c.workdir = f"runs/{name}"
-  c.data.kind = "openea"
-  c.data.openea_dir = directory
   return c

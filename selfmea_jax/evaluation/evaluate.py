@@ -1,0 +1,58 @@
+"""Evaluation of a trained encoder: validation (model selection) and the test report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from selfmea_jax import rng_streams
+from selfmea_jax.evaluation import metrics
+from selfmea_jax.evaluation.encode import encode_pair
+
+# Model selection: MRR of validation sources ranked among all KG2 entities (finer than H@1).
+VALID_KEY = "valid/all/mrr"
+
+
+def validation_links(config, task) -> np.ndarray:
+  """[v, 2] the seeded sample of validation links used for model selection."""
+  links = task.valid_links
+  size = min(config.eval.valid_size, len(links))
+  return links[rng_streams.validation_sample(config.seed).choice(len(links), size, replace=False)]
+
+
+def _test_kwargs(config) -> dict:
+  return dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k,
+              sinkhorn_temperature=config.eval.sinkhorn_temperature,
+              sinkhorn_iterations=config.eval.sinkhorn_iterations)
+
+
+def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dict:
+  """Validation MRR (selection only, cosine) and the test report under both conventions.
+  emb1 [n1, E], emb2 [n2, E]. A KG pair without gold links gives {}."""
+  results = {}
+  valid = validation_links(config, task)
+  if len(valid):
+    results.update(metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/",
+                                  scoring="cosine", backend=config.eval.backend))
+  if len(task.test_links):
+    results.update(metrics.report(emb1, emb2, task.test_links, **_test_kwargs(config)))
+  return results
+
+
+def evaluate_params(config, model, params, task, inputs) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
+  """Encodes both KGs with `params`; returns (evaluate_embeddings' results, (emb1, emb2))."""
+  emb1, emb2 = encode_pair(config, model, params, inputs)
+  return evaluate_embeddings(config, emb1, emb2, task), (emb1, emb2)
+
+
+def names_only_report(config, task, inputs) -> dict:
+  """The test report of the raw name embeddings (the baseline the encoder must beat)."""
+  if not len(task.test_links):
+    return {}
+  return metrics.report(inputs[0].name_matrix(), inputs[1].name_matrix(), task.test_links,
+                        **_test_kwargs(config))
+
+
+def format_results(results: dict) -> str:
+  """'all/h1=0.9000 test/h1=...' for the log (test metrics and other slash keys)."""
+  return " ".join(f"{k}={v:.4f}" for k, v in sorted(results.items())
+                  if "/" in k and not k.startswith("valid/") and isinstance(v, float))

@@ -1,0 +1,141 @@
+"""The input pipeline: the task and both KGs' model inputs from a config, and the host-side
+batches of every training step (entity batches of both KGs plus pseudo-seed pairs)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from selfmea_jax import rng_streams
+from selfmea_jax.data import dbp15k, openea
+from selfmea_jax.data.inputs import GraphInputs
+from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.data.neighbours import neighbour_table
+from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
+from selfmea_jax.errors import InputError
+from selfmea_jax.features import attributes, images, relations
+from selfmea_jax.features.names import name_encoder_kwargs, name_features
+from selfmea_jax.models.fusion import EXTRA_MODALITIES
+from selfmea_jax.train import pseudo_seeds
+
+
+def _synthetic(config):
+  spec = SyntheticSpec(**config.data.synthetic.to_dict())
+  pair = make_synthetic_pair(spec, seed=config.seed)
+  extras = {"image": pair.image_features, "attribute": pair.attribute_bags}
+  return pair.task, pair.name_features, extras
+
+
+REAL_KINDS = ("dbp15k", "openea")  # datasets read from files (name caches in file order)
+
+
+def uses_translations(config) -> bool:
+  """Whether any name input of the config reads the machine-translated names."""
+  names = [config.data.name_source] + [v.partition(":")[2] for v in config.align.views]
+  if config.align.enabled:
+    names.append(config.align.train_view.partition(":")[2])
+  return "translated" in names
+
+
+def load_real_task(config) -> AlignmentTask:
+  """The task of a file-backed dataset: DBP15K (data_dir + pair) or OpenEA (openea_dir)."""
+  if config.data.kind == "dbp15k":
+    return dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed,
+                              translations=uses_translations(config))
+  return openea.load_openea(config.data.openea_dir, seed=config.seed,
+                            valid_fraction=config.data.valid_fraction)
+
+
+def _real(config):
+  task = load_real_task(config)
+  names = name_features(task, config.data.cache_dir, config.data.name_encoder,
+                        config.data.name_source, local_order=False,
+                        encoder_kwargs=name_encoder_kwargs(config, config.data.name_encoder))
+  extras = {}
+  if all(config.data.image_files):
+    extras["image"] = tuple(images.image_features(kg, images.read_image_table(path), config.seed)[0]
+                          for kg, path in zip((task.kg1, task.kg2), config.data.image_files))
+  if config.data.kind == "openea" and "attribute" in config.data.modalities:
+    per_kg = [openea.attribute_keys(config.data.openea_dir, kg, kg_number)
+              for kg_number, kg in ((1, task.kg1), (2, task.kg2))]
+    if all(keys is not None for keys in per_kg):
+      vocab = attributes.attribute_vocabulary(per_kg, config.data.attribute_top_k)
+      extras["attribute"] = tuple(attributes.attribute_bags(e, vocab) for e in per_kg)
+  if all(config.data.attribute_files):
+    per_kg = [attributes.read_attribute_file(p, kg)
+              for p, kg in zip(config.data.attribute_files, (task.kg1, task.kg2))]
+    vocab = attributes.attribute_vocabulary(per_kg, config.data.attribute_top_k)
+    extras["attribute"] = tuple(attributes.attribute_bags(e, vocab) for e in per_kg)
+  return task, names, extras
+
+
+def build(config) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
+  """Loads the data named by config.data and returns (task, (inputs_kg1, inputs_kg2))."""
+  if config.data.kind == "synthetic":
+    task, names, extras = _synthetic(config)
+  elif config.data.kind in REAL_KINDS:
+    task, names, extras = _real(config)
+  else:
+    raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic', 'dbp15k' or 'openea'")
+  kgs = (task.kg1, task.kg2)
+  if "relation" in config.data.modalities:
+    vocab = relations.relation_vocabulary(list(kgs), config.data.relation_top_k,
+                                          config.data.relation_shared_names)
+    extras["relation"] = tuple(relations.relation_bags(kg, vocab, config.data.relation_shared_names)
+                             for kg in kgs)
+  inputs = []
+  for k, kg in enumerate(kgs):
+    ids, mask = neighbour_table(kg.num_entities, kg.triples, config.model.num_slots, config.seed)
+    chosen = {m: extras[m][k] for m in config.data.modalities if m in extras}
+    rows = kg.source_rows if config.data.kind in REAL_KINDS else None  # caches are in file order
+    inputs.append(GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, extras=chosen,
+                              name_rows=rows))
+  return task, tuple(inputs)
+
+
+def active_modalities(config, inputs: tuple[GraphInputs, GraphInputs]) -> tuple[str, ...]:
+  """Extra modalities requested in the config and present in the data (in canonical order)."""
+  return tuple(m for m in EXTRA_MODALITIES if m in config.data.modalities and m in inputs[0].extras)
+
+
+def steps_per_epoch(config, inputs: tuple[GraphInputs, GraphInputs]) -> int:
+  """An epoch visits every entity of the larger KG once."""
+  n = max(g.num_entities for g in inputs)
+  return -(-n // config.train.batch_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_permutation(seed: int, epoch: int, kg_index: int, num_entities: int) -> np.ndarray:
+  perm = rng_streams.epoch_order(seed, epoch, kg_index).permutation(num_entities)
+  perm.flags.writeable = False
+  return perm
+
+
+def batch_ids(seed: int, step: int, kg_index: int, num_entities: int, batch_size: int,
+              per_epoch: int) -> np.ndarray:
+  """[batch_size] entity ids of one KG for `step`: a fresh seeded permutation each epoch,
+  cycled (the smaller KG wraps around)."""
+  epoch, index = divmod(step, per_epoch)
+  perm = _epoch_permutation(seed, epoch, kg_index, num_entities)
+  positions = (index * batch_size + np.arange(batch_size)) % num_entities
+  return perm[positions]
+
+
+def make_batch(config, inputs, step: int, per_epoch: int, seeds: np.ndarray) -> dict:
+  """Host-side batch of one step: {'kg1', 'kg2'} entity inputs of both KGs (B rows each),
+  plus 'seeds_left' / 'seeds_right' / 'seed_weights' (S rows) when NCA is on.
+  seeds: [p, 2] pseudo-seed pairs (local ids)."""
+  batch = {}
+  for kg_index, name in enumerate(("kg1", "kg2")):
+    ids = batch_ids(config.seed, step, kg_index, inputs[kg_index].num_entities,
+                    config.train.batch_size, per_epoch)
+    batch[name] = inputs[kg_index].gather(ids)
+  if config.train.nca_weight > 0:
+    rng = rng_streams.seed_batch(config.seed, step)
+    rows, weights = pseudo_seeds.sample_seed_batch(seeds, config.train.seed_batch_size, rng)
+    pairs = seeds[rows] if len(seeds) else np.zeros((len(rows), 2), np.int64)
+    batch["seeds_left"] = inputs[0].gather(pairs[:, 0])
+    batch["seeds_right"] = inputs[1].gather(pairs[:, 1])
+    batch["seed_weights"] = weights
+  return batch

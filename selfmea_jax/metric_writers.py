@@ -1,0 +1,106 @@
+"""Metric writers of a training run: TensorBoard event files (tensorboardX: no TensorFlow)
+and <workdir>/metrics.jsonl (read by plots.py and by people), with clu's MetricWriter
+methods (write_scalars, write_hparams, flush, close). clu itself is not used: its
+metric_writers package imports TensorFlow.
+
+  tensorboard --logdir <workdir>/tensorboard
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Mapping
+
+import jax
+import numpy as np
+
+
+def _hparam_value(value):
+  if isinstance(value, (bool, int, float, str)):
+    return value
+  return str(value)
+
+
+def flatten_config(config) -> dict:
+  """{'train.batch_size': 64, ...} of a ConfigDict (tuples and nested values as strings)."""
+  out = {}
+  def walk(prefix, node):
+    for key, value in node.items():
+      if hasattr(value, "items"):
+        walk(f"{prefix}{key}.", value)
+      else:
+        out[f"{prefix}{key}"] = _hparam_value(value)
+  walk("", config)
+  return out
+
+
+class MetricWriter:
+  """Writes scalars to TensorBoard and metrics.jsonl under `workdir`.
+
+  resume_step: the checkpoint step a resumed run starts from; records written after it by
+  the interrupted run are dropped from both outputs (None for a fresh run).
+  """
+
+  def __init__(self, workdir: str, resume_step: int | None = None):
+    from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+    self._jsonl = os.path.join(workdir, "metrics.jsonl")
+    if resume_step is None:
+      if os.path.exists(self._jsonl):
+        os.remove(self._jsonl)
+    else:
+      _truncate_jsonl(self._jsonl, resume_step)
+    self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resume_step,
+                                      flush_secs=30)
+
+  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+    """One metrics.jsonl record {'step': step, **scalars}; every number also to TensorBoard."""
+    record = {"step": int(step), **{k: _json_value(v) for k, v in scalars.items()}}
+    with open(self._jsonl, "a", encoding="utf-8") as f:
+      f.write(json.dumps(record) + "\n")
+    for key, value in record.items():
+      if key != "step" and isinstance(value, (int, float)):
+        self._tensorboard.add_scalar(key, value, global_step=int(step))
+
+  def write_hparams(self, hparams: Mapping[str, object]) -> None:
+    """The run's hyper-parameters (TensorBoard's HPARAMS tab)."""
+    from tensorboardX.summary import hparams as hparams_summary  # pylint: disable=import-outside-toplevel
+    for summary in hparams_summary({k: _hparam_value(v) for k, v in hparams.items()}, {}):
+      self._tensorboard.file_writer.add_summary(summary)
+
+  def flush(self) -> None:
+    self._tensorboard.flush()
+
+  def close(self) -> None:
+    self._tensorboard.close()
+
+
+def _json_value(value):
+  value = np.asarray(value).item() if isinstance(value, (np.ndarray, np.generic, jax.Array)) else value
+  return value
+
+
+def _truncate_jsonl(path: str, step: int) -> None:
+  """Drops records after `step` (written before an interruption)."""
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+    with open(path, "w", encoding="utf-8") as f:
+      f.writelines(kept)
+
+
+class IntervalMeans:
+  """Averages step metrics over a logging interval without a device sync per step: the
+  per-step dicts of device scalars are kept and fetched together by `pop`."""
+
+  def __init__(self):
+    self._steps = []
+
+  def add(self, metrics: Mapping[str, jax.Array]) -> None:
+    self._steps.append(metrics)
+
+  def pop(self) -> dict[str, float]:
+    """{'name': mean over the interval} (a NaN/Inf step makes its mean non-finite)."""
+    fetched = jax.device_get(self._steps)
+    self._steps = []
+    return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]} if fetched else {}

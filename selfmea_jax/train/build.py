@@ -1,0 +1,61 @@
+"""What a training run is built from: the encoder, the optimiser, the loss settings and the
+initial train state (or only its shapes, as a template to restore a checkpoint into)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from selfmea_jax import rng_streams
+from selfmea_jax.data.inputs import GraphInputs
+from selfmea_jax.errors import InputError
+from selfmea_jax.evaluation.encode import jitted_apply
+from selfmea_jax.models.fusion import EntityEncoder
+from selfmea_jax.train.state import TrainState, create_state
+from selfmea_jax.train.step import LossConfig
+
+
+def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
+  """The entity encoder over the graph/name channel plus `modalities` (extra ones)."""
+  return EntityEncoder(extra_modalities=modalities, projection_dim=config.model.projection_dim,
+                       dropout_rate=config.model.dropout, identity_init=config.model.identity_init,
+                       neighbour_scale=config.model.neighbour_scale)
+
+
+def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
+  """Adam with a constant or cosine-decayed learning rate."""
+  if config.train.lr_schedule == "constant":
+    return optax.adam(config.train.learning_rate)
+  if config.train.lr_schedule == "cosine":
+    return optax.adam(optax.cosine_decay_schedule(config.train.learning_rate, max(total_steps, 1)))
+  raise InputError(f"unknown train.lr_schedule {config.train.lr_schedule!r}; use constant | cosine")
+
+
+def loss_config(config) -> LossConfig:
+  """The loss settings of config.train (hashable: a static argument of the jitted step)."""
+  t = config.train
+  return LossConfig(temperature=t.temperature, momentum=t.momentum, nca_weight=t.nca_weight,
+                    contrastive_output=t.contrastive_output,
+                    nca_alpha=tuple(sorted(t.nca_alpha.to_dict().items())),
+                    nca_beta=t.nca_beta, nca_margin=t.nca_margin)
+
+
+def init_state(config, model, tx, inputs: tuple[GraphInputs, GraphInputs]) -> TrainState:
+  """Random init; queues [2, Q, E] filled with momentum encodings of random entities."""
+  init_rng, state_rng = jax.random.split(jax.random.PRNGKey(config.seed))
+  sample = inputs[0].gather(np.arange(min(2, inputs[0].num_entities)))
+  params = model.init({"params": init_rng}, sample, deterministic=True)
+  queue_len = config.train.queue_batches * config.train.batch_size
+  queues = []
+  for kg_index, graph in enumerate(inputs):
+    ids = rng_streams.queue_init(config.seed, kg_index).choice(
+        graph.num_entities, queue_len, replace=queue_len > graph.num_entities)
+    queues.append(jitted_apply(model)(params, graph.gather(ids))[config.train.contrastive_output])
+  return create_state(params, tx, jnp.stack(queues), state_rng)
+
+
+def abstract_state(config, model, tx, inputs) -> TrainState:
+  """init_state's shapes and dtypes (jax.ShapeDtypeStruct leaves), computed without running it."""
+  return jax.eval_shape(lambda: init_state(config, model, tx, inputs))
