@@ -21,7 +21,7 @@ def selfkg(pair: str):
   c.workdir = f"runs/{pair}"
   c.data.kind = "dbp15k"
   c.data.pair = pair
-  c.model.neighbour_scale = 1.0        # start from names + attended neighbours (tuned on ja_en)
+  c.model.neighbour_scale = 1.0  # start from names + attended neighbours (tuned on ja_en)
   c.model.dropout = 0.1
   c.train.batch_size = 64
   c.train.queue_batches = 64
@@ -70,8 +70,9 @@ def get_config(arg: str = "ja_en"):
   variant = [o for o in options if o in VARIANTS] or ["selfkg"]
   unknown = options - set(VARIANTS) - {"translated"}
   if unknown or len(variant) > 1 or ("translated" in options and variant != ["best"]):
-    raise ValueError(f"configs/dbp15k.py:{arg}: use '<pair>[,selfkg|mea|best][,translated]' "
-                     "('translated' goes with 'best')")
+    raise ValueError(
+      f"configs/dbp15k.py:{arg}: use '<pair>[,selfkg|mea|best][,translated]' ('translated' goes with 'best')"
+    )
   if variant == ["best"]:
     return best(pair, "translated" in options)
   return {"selfkg": selfkg, "mea": mea}[variant[0]](pair)

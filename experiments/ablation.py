@@ -15,12 +15,12 @@ import os
 
 import common  # pylint: disable=import-error
 
-from configs import dbp15k  # noqa: E402
+from configs import dbp15k
 
 VARIANTS = (
-    ("+ relations (fusion, no NCA)", dict(nca_weight=0.0, iterative=False)),
-    ("+ NCA on pseudo-seeds", dict(nca_weight=1.0, iterative=False)),
-    ("+ iterative learning", dict(nca_weight=1.0, iterative=True)),
+  ("+ relations (fusion, no NCA)", dict(nca_weight=0.0, iterative=False)),
+  ("+ NCA on pseudo-seeds", dict(nca_weight=1.0, iterative=False)),
+  ("+ iterative learning", dict(nca_weight=1.0, iterative=True)),
 )
 
 
@@ -52,8 +52,14 @@ def main():
       selfkg, seconds = common.run_fresh(config, os.path.join("runs", "exp", f"ablation_{pair}_selfkg"))
     rows.append(common.row(f"{pair} names only", selfkg["names_only"]))
     rows.append(common.row(f"{pair} + GAT (SelfKG)", selfkg["best"], seconds))
-    payload.append({"pair": pair, "variant": "selfkg", "seconds": seconds, **{
-        k: selfkg[k] for k in ("names_only", "untrained", "best", "best_epoch")}})
+    payload.append(
+      {
+        "pair": pair,
+        "variant": "selfkg",
+        "seconds": seconds,
+        **{k: selfkg[k] for k in ("names_only", "untrained", "best", "best_epoch")},
+      }
+    )
     for label, changes in VARIANTS:
       config = dbp15k.mea(pair)
       config.data.data_dir, config.data.name_encoder = args.data_dir, args.encoder
@@ -66,8 +72,9 @@ def main():
       seeds = results["last"].get("seeds/count")
       extra = f" [seeds {int(seeds)}, precision {results['last']['seeds/precision']:.2f}]" if seeds else ""
       rows.append(common.row(f"{pair} {label}{extra}", results["best"], seconds))
-      payload.append({"pair": pair, "variant": label, "seconds": seconds, **results,
-                      "config": config.to_dict()})
+      payload.append(
+        {"pair": pair, "variant": label, "seconds": seconds, **results, "config": config.to_dict()}
+      )
       print(rows[-1], flush=True)
   print(common.header("pair / variant"))
   print("\n".join(rows))

@@ -16,38 +16,48 @@ align_failures_<pair>.{json,png}).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 
 from absl import logging
+import common  # pylint: disable=import-error
 import numpy as np
 
-import common  # pylint: disable=import-error
-
+from configs import dbp15k
 from selfmea_jax.align import run, views
-from configs import dbp15k  # noqa: E402
 
-HEADER = ("| pair / setting / stage | H@1 | H@10 | MRR | H@1 (all) | H@10 (all) | MRR (all) | s |\n"
-          "|---|---|---|---|---|---|---|---|")
+HEADER = (
+  "| pair / setting / stage | H@1 | H@10 | MRR | H@1 (all) | H@10 (all) | MRR (all) | s |\n"
+  "|---|---|---|---|---|---|---|---|"
+)
 STAGE_METRICS = ("test/h1", "test/h10", "test/mrr", "all/h1", "all/h10", "all/mrr")
 ABLATION = (  # (label, align overrides); every row: no self-training unless it says so
-    ("names only: use:uri, 0 hops, greedy cosine",
-     dict(views=("use:uri",), hop_weights=(1.0,), scoring="cosine", assignment="greedy",
-          consistency_rounds=0, center_views=False)),
-    ("views: e5:uri only", dict(views=("e5:uri",))),
-    ("views: use:uri only", dict(views=("use:uri",))),
-    ("views: use + e5 (default)", {}),
-    ("views: use + e5, not centred", dict(center_views=False)),
-    ("views: + literal:uri", dict(views=("use:uri", "e5:uri", "literal:uri"))),
-    ("hops: 0", dict(hop_weights=(1.0,))),
-    ("hops: 1", dict(hop_weights=(1.0, 1.0))),
-    ("hops: 3", dict(hop_weights=(1.0, 1.0, 1.0, 1.0))),
-    ("decoding: greedy cosine", dict(scoring="cosine", assignment="greedy", consistency_rounds=0)),
-    ("decoding: greedy CSLS", dict(scoring="csls", assignment="greedy", consistency_rounds=0)),
-    ("decoding: Hungarian cosine", dict(scoring="cosine", assignment="hungarian", consistency_rounds=0)),
-    ("decoding: greedy Sinkhorn", dict(assignment="greedy", consistency_rounds=0)),
-    ("decoding: Hungarian Sinkhorn", dict(consistency_rounds=0)),
-    ("decoding: + neighbour consistency (default)", {}),
+  (
+    "names only: use:uri, 0 hops, greedy cosine",
+    dict(
+      views=("use:uri",),
+      hop_weights=(1.0,),
+      scoring="cosine",
+      assignment="greedy",
+      consistency_rounds=0,
+      center_views=False,
+    ),
+  ),
+  ("views: e5:uri only", dict(views=("e5:uri",))),
+  ("views: use:uri only", dict(views=("use:uri",))),
+  ("views: use + e5 (default)", {}),
+  ("views: use + e5, not centred", dict(center_views=False)),
+  ("views: + literal:uri", dict(views=("use:uri", "e5:uri", "literal:uri"))),
+  ("hops: 0", dict(hop_weights=(1.0,))),
+  ("hops: 1", dict(hop_weights=(1.0, 1.0))),
+  ("hops: 3", dict(hop_weights=(1.0, 1.0, 1.0, 1.0))),
+  ("decoding: greedy cosine", dict(scoring="cosine", assignment="greedy", consistency_rounds=0)),
+  ("decoding: greedy CSLS", dict(scoring="csls", assignment="greedy", consistency_rounds=0)),
+  ("decoding: Hungarian cosine", dict(scoring="cosine", assignment="hungarian", consistency_rounds=0)),
+  ("decoding: greedy Sinkhorn", dict(assignment="greedy", consistency_rounds=0)),
+  ("decoding: Hungarian Sinkhorn", dict(consistency_rounds=0)),
+  ("decoding: + neighbour consistency (default)", {}),
 )
 
 
@@ -80,20 +90,29 @@ def failure_buckets(report: dict, config) -> dict:
   task, decoded = report["_task"], report["_decoded"]
   links = task.test_links
   correct = decoded.assignment[links[:, 0]] == links[:, 1]
-  degree = np.bincount(np.concatenate([task.kg1.triples[:, 0], task.kg1.triples[:, 2]]),
-                       minlength=task.kg1.num_entities)[links[:, 0]]
+  degree = np.bincount(
+    np.concatenate([task.kg1.triples[:, 0], task.kg1.triples[:, 2]]), minlength=task.kg1.num_entities
+  )[links[:, 0]]
   first = views.parse_view(config.align.views[0])
   names1, names2 = views.view_matrices(task, first, config.data.cache_dir)
   similarity = np.einsum("ij,ij->i", names1[links[:, 0]], names2[links[:, 1]])
   out = {"name_view": first.name}
-  for key, values, edges in (("degree", degree, [1, 2, 4, 8, 16, 32, np.inf]),
-                             ("name_similarity", similarity, [-1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01])):
+  for key, values, edges in (
+    ("degree", degree, [1, 2, 4, 8, 16, 32, np.inf]),
+    ("name_similarity", similarity, [-1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]),
+  ):
     buckets = []
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in itertools.pairwise(edges):
       inside = (values >= low) & (values < high)
       if inside.any():
-        buckets.append({"from": float(low), "to": float(high), "count": int(inside.sum()),
-                        "h1": float(correct[inside].mean())})
+        buckets.append(
+          {
+            "from": float(low),
+            "to": float(high),
+            "count": int(inside.sum()),
+            "h1": float(correct[inside].mean()),
+          }
+        )
     out[key] = buckets
   return out
 
@@ -109,17 +128,22 @@ def bucket_label(key: str, bucket: dict) -> str:
 
 def plot_failures(buckets: dict, path: str, title: str) -> None:
   import matplotlib  # pylint: disable=import-outside-toplevel
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
   fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-  for ax, key, xlabel in ((axes[0], "degree", "KG1 entity degree"),
-                          (axes[1], "name_similarity", f"gold pair's name cosine ({buckets['name_view']})")):
+  for ax, key, xlabel in (
+    (axes[0], "degree", "KG1 entity degree"),
+    (axes[1], "name_similarity", f"gold pair's name cosine ({buckets['name_view']})"),
+  ):
     rows = buckets[key]
     labels = [bucket_label(key, r) for r in rows]
     bars = ax.bar(labels, [r["h1"] for r in rows], color="tab:blue")
     for bar, r in zip(bars, rows):
-      ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"n={r['count']}",
-              ha="center", fontsize=7)
+      ax.text(
+        bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"n={r['count']}", ha="center", fontsize=7
+      )
     ax.set(xlabel=xlabel, ylabel="H@1 (all KG2)", ylim=(0, 1.08))
     ax.tick_params(axis="x", labelsize=7)
   fig.suptitle(title, fontsize=10)
@@ -137,15 +161,22 @@ def print_saved(results: str) -> None:
   for entry in payload:
     for stage in entry["stages"]:
       print(stage_row(f"{entry['pair']} {entry['setting']} {stage['stage']}", stage))
-  print("\n| pair / setting | load | views | fuse | decode (test) | decode (all) | self-training | "
-        "decode again (test / all) | total s |\n|---|---|---|---|---|---|---|---|---|")
+  print(
+    "\n| pair / setting | load | views | fuse | decode (test) | decode (all) | self-training | "
+    "decode again (test / all) | total s |\n|---|---|---|---|---|---|---|---|---|"
+  )
   for entry in payload:
     t = entry["timings"]
-    again = (f"{t.get('round1/decode_test_s', 0):.0f} / {t.get('round1/decode_all_s', 0):.0f}"
-             if "round1/train_s" in t else "")
-    print(f"| {entry['pair']} {entry['setting']} | {t['load_s']:.0f} | {t['views_s']:.0f} | "
-          f"{t['fuse_s']:.0f} | {t.get('round0/decode_test_s', 0):.0f} | {t['round0/decode_all_s']:.0f} | "
-          f"{t.get('round1/train_s', 0):.0f} | {again} | {t['total_s']:.0f} |")
+    again = (
+      f"{t.get('round1/decode_test_s', 0):.0f} / {t.get('round1/decode_all_s', 0):.0f}"
+      if "round1/train_s" in t
+      else ""
+    )
+    print(
+      f"| {entry['pair']} {entry['setting']} | {t['load_s']:.0f} | {t['views_s']:.0f} | "
+      f"{t['fuse_s']:.0f} | {t.get('round0/decode_test_s', 0):.0f} | {t['round0/decode_all_s']:.0f} | "
+      f"{t.get('round1/train_s', 0):.0f} | {again} | {t['total_s']:.0f} |"
+    )
 
 
 def main():
@@ -177,8 +208,11 @@ def main():
       if pair == args.failures and setting == "original":
         entry["failures"] = failure_buckets(report, config)
         common.save_json(os.path.join(args.results, f"align_failures_{pair}.json"), entry["failures"])
-        plot_failures(entry["failures"], os.path.join(args.results, f"align_failures_{pair}.png"),
-                      f"{pair}, original-language names: where the final alignment fails")
+        plot_failures(
+          entry["failures"],
+          os.path.join(args.results, f"align_failures_{pair}.png"),
+          f"{pair}, original-language names: where the final alignment fails",
+        )
       payload.append(entry)
   if payload:
     print(header + "\n" + "\n".join(rows))
@@ -191,17 +225,30 @@ def main():
   if args.ablation and common.require_dbp15k(args.data_dir, args.ablation):
     ablation_rows, ablation = [], []
     for label, overrides in ABLATION:
-      config = configure(args.ablation, "original", args.data_dir,
-                         os.path.join("runs", "exp", "align_ablation"), self_training_rounds=0,
-                         **overrides)
+      config = configure(
+        args.ablation,
+        "original",
+        args.data_dir,
+        os.path.join("runs", "exp", "align_ablation"),
+        self_training_rounds=0,
+        **overrides,
+      )
       report = run_fresh(config)
       ablation_rows.append(stage_row(label, report["final"]))
       print(ablation_rows[-1], flush=True)
-      ablation.append({"variant": label, "overrides": {k: list(v) if isinstance(v, tuple) else v
-                                                       for k, v in overrides.items()},
-                       **public(report)})
-    print(f"ablation on {args.ablation} (original names, no self-training):\n"
-          + header.replace("pair / setting / stage", "variant") + "\n" + "\n".join(ablation_rows))
+      ablation.append(
+        {
+          "variant": label,
+          "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
+          **public(report),
+        }
+      )
+    print(
+      f"ablation on {args.ablation} (original names, no self-training):\n"
+      + header.replace("pair / setting / stage", "variant")
+      + "\n"
+      + "\n".join(ablation_rows)
+    )
     common.save_json(os.path.join(args.results, "align_ablation.json"), ablation)
 
 

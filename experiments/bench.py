@@ -11,8 +11,8 @@ degree 6, since speed does not depend on accuracy):
            (3 GB per KG); batches gather rows from the file, so host memory holds no copy.
 Evaluation = the 'all' convention (each of 70% of KG1 ranked against every KG2 entity):
 blocked JAX top-k vs faiss IndexFlatIP. Above --full_eval_up_to entities only a sample of
-queries is timed and the full time extrapolated linearly (marked 'extrapolated'). Peak RSS is the process maximum
-so far (sizes run in increasing order). Prints a table, writes JSON.
+queries is timed and the full time extrapolated linearly (marked 'extrapolated'). Peak RSS
+is the process maximum so far (sizes run in increasing order). Prints a table, writes JSON.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import numpy as np
 import optax
 
 from configs import synthetic
+from selfmea_jax import input_pipeline
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.neighbours import neighbour_table
 from selfmea_jax.evaluation import metrics
-from selfmea_jax import input_pipeline
 from selfmea_jax.train import build, sharding
 
 SIZES = {"dbp15k": 20_000, "100k": 100_000, "1m": 1_000_000}
@@ -53,18 +53,22 @@ def rss_gb() -> dict:
   return out
 
 
-def random_names(n: int, dim: int, rng, path: str | None = None, chunk: int = 100_000,
-                 reuse: bool = False) -> np.ndarray:
+def random_names(
+  n: int, dim: int, rng, path: str | None = None, chunk: int = 100_000, reuse: bool = False
+) -> np.ndarray:
   """[n, dim] unit rows, in memory or written chunkwise to a memory-mapped .npy."""
   if path and reuse and os.path.exists(path):
     existing = np.load(path, mmap_mode="r")
     if existing.shape == (n, dim):
       return existing
-  out = (np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
-         if path else np.empty((n, dim), np.float32))
+  out = (
+    np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
+    if path
+    else np.empty((n, dim), np.float32)
+  )
   for start in range(0, n, chunk):
     x = rng.standard_normal((min(chunk, n - start), dim), dtype=np.float32)
-    out[start:start + len(x)] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    out[start : start + len(x)] = x / np.linalg.norm(x, axis=1, keepdims=True)
   if path:
     out.flush()
     return np.load(path, mmap_mode="r")
@@ -101,8 +105,12 @@ def bench_training(inputs, batch_size: int, steps: int) -> dict:
     state, m = step(state, batch)
   jax.block_until_ready(m)
   seconds = time.perf_counter() - start
-  return {"batch_size": batch_size, "steps_per_s": steps / seconds,
-          "entities_per_s": steps * 2 * batch_size / seconds, "host_gather_fraction": gather / seconds}
+  return {
+    "batch_size": batch_size,
+    "steps_per_s": steps / seconds,
+    "entities_per_s": steps * 2 * batch_size / seconds,
+    "host_gather_fraction": gather / seconds,
+  }
 
 
 def bench_eval(emb1, emb2, backend: str, max_queries: int | None) -> dict:
@@ -112,8 +120,13 @@ def bench_eval(emb1, emb2, backend: str, max_queries: int | None) -> dict:
   start = time.perf_counter()
   metrics.evaluate(emb1, emb2, timed, "all", backend=backend)
   seconds = time.perf_counter() - start
-  return {"backend": backend, "queries": n_queries, "timed_queries": len(timed),
-          "seconds": seconds * n_queries / len(timed), "extrapolated": len(timed) < n_queries}
+  return {
+    "backend": backend,
+    "queries": n_queries,
+    "timed_queries": len(timed),
+    "seconds": seconds * n_queries / len(timed),
+    "extrapolated": len(timed) < n_queries,
+  }
 
 
 def main():
@@ -123,8 +136,12 @@ def main():
   parser.add_argument("--steps", type=int, default=50)
   parser.add_argument("--batch_sizes", default="64,256")
   parser.add_argument("--backends", default="jax,faiss")
-  parser.add_argument("--full_eval_up_to", type=int, default=20_000,
-                      help="larger sizes time a sample of queries and extrapolate")
+  parser.add_argument(
+    "--full_eval_up_to",
+    type=int,
+    default=20_000,
+    help="larger sizes time a sample of queries and extrapolate",
+  )
   parser.add_argument("--sample_queries", type=int, default=2048)
   parser.add_argument("--reuse_memmaps", action="store_true", help="reuse existing 1m .npy files")
   parser.add_argument("--tmp", default=tempfile.gettempdir(), help="where the 1m memmaps go")
@@ -143,25 +160,36 @@ def main():
       ids, mask = random_graph(n, 6.0, 20, rng)
       graphs.append(GraphInputs(names=names, neighbour_ids=ids, neighbour_mask=mask))
     setup = time.perf_counter() - t
-    record = {"size": size, "entities_per_kg": n, "dim": args.dim, "streamed": stream,
-              "setup_seconds": setup, "training": [], "eval": []}
+    record = {
+      "size": size,
+      "entities_per_kg": n,
+      "dim": args.dim,
+      "streamed": stream,
+      "setup_seconds": setup,
+      "training": [],
+      "eval": [],
+    }
     for batch_size in map(int, args.batch_sizes.split(",")):
       result = bench_training(tuple(graphs), batch_size, args.steps)
       result["rss_after_gb"] = rss_gb()
       record["training"].append(result)
-      lines.append(f"| {size} | train B={batch_size} | {result['steps_per_s']:.1f} steps/s, "
-                   f"{result['entities_per_s']:.0f} entities/s (host gather "
-                   f"{100 * result['host_gather_fraction']:.0f}%); RSS now: anon "
-                   f"{result['rss_after_gb'].get('RssAnon', 0):.1f}, file "
-                   f"{result['rss_after_gb'].get('RssFile', 0):.1f} | {peak_rss_gb():.1f} |")
+      lines.append(
+        f"| {size} | train B={batch_size} | {result['steps_per_s']:.1f} steps/s, "
+        f"{result['entities_per_s']:.0f} entities/s (host gather "
+        f"{100 * result['host_gather_fraction']:.0f}%); RSS now: anon "
+        f"{result['rss_after_gb'].get('RssAnon', 0):.1f}, file "
+        f"{result['rss_after_gb'].get('RssFile', 0):.1f} | {peak_rss_gb():.1f} |"
+      )
       print(lines[-1], flush=True)
     for backend in filter(None, args.backends.split(",")):
       max_queries = None if n <= args.full_eval_up_to else args.sample_queries
       result = bench_eval(graphs[0].names, graphs[1].names, backend, max_queries)
       record["eval"].append(result)
       note = f" (extrapolated from {result['timed_queries']:,} queries)" if result["extrapolated"] else ""
-      lines.append(f"| {size} | eval {backend} | {result['seconds']:.1f} s for {result['queries']:,} "
-                   f"queries x {n:,} candidates{note} | {peak_rss_gb():.1f} |")
+      lines.append(
+        f"| {size} | eval {backend} | {result['seconds']:.1f} s for {result['queries']:,} "
+        f"queries x {n:,} candidates{note} | {peak_rss_gb():.1f} |"
+      )
       print(lines[-1], flush=True)
     record["peak_rss_gb"] = peak_rss_gb()
     records.append(record)

@@ -10,9 +10,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from selfmea_jax.data.dbp15k import pair_dir  # noqa: E402
-from selfmea_jax.errors import InputError  # noqa: E402
-from selfmea_jax.train import loop  # noqa: E402
+from selfmea_jax.data.dbp15k import pair_dir
+from selfmea_jax.errors import InputError
+from selfmea_jax.train import loop
 
 METRICS = ("test/h1", "test/h10", "test/mrr", "all/h1", "all/h10", "all/mrr")
 
@@ -42,7 +42,7 @@ def row(label: str, metrics: dict, seconds: float | None = None) -> str:
 
 def header(first: str) -> str:
   names = ["H@1", "H@10", "MRR", "H@1 (all)", "H@10 (all)", "MRR (all)"]
-  return (f"| {first} | " + " | ".join(names) + " | wall s |\n|" + "---|" * (len(names) + 2))
+  return f"| {first} | " + " | ".join(names) + " | wall s |\n|" + "---|" * (len(names) + 2)
 
 
 def save_json(path: str, payload) -> None:

@@ -14,7 +14,7 @@ import os
 
 import common  # pylint: disable=import-error
 
-from configs import dbp15k  # noqa: E402
+from configs import dbp15k
 
 
 def main():
@@ -36,11 +36,13 @@ def main():
       if args.epochs:
         config.train.num_epochs = args.epochs
       results, seconds = common.run_fresh(config, os.path.join("runs", "exp", f"selfkg_{pair}_{encoder}"))
-      payload.append({"pair": pair, "encoder": encoder, "seconds": seconds, **results,
-                      "config": config.to_dict()})
+      payload.append(
+        {"pair": pair, "encoder": encoder, "seconds": seconds, **results, "config": config.to_dict()}
+      )
       rows.append(common.row(f"{pair} {encoder} names only", results["names_only"]))
-      rows.append(common.row(f"{pair} {encoder} SelfKG (epoch {results['best_epoch']})",
-                             results["best"], seconds))
+      rows.append(
+        common.row(f"{pair} {encoder} SelfKG (epoch {results['best_epoch']})", results["best"], seconds)
+      )
       print("\n".join(rows[-2:]), flush=True)
   print(common.header("pair / encoder / model"))
   print("\n".join(rows))

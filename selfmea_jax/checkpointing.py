@@ -23,8 +23,11 @@ def save(mngr: ocp.CheckpointManager, step: int, arrays, meta: dict) -> None:
   if step in mngr.all_steps():
     mngr.wait_until_finished()
     mngr.delete(step)
-  mngr.save(step, args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays),
-                                          meta=ocp.args.JsonSave(meta)), force=True)
+  mngr.save(
+    step,
+    args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(meta)),
+    force=True,
+  )
 
 
 def restore(mngr: ocp.CheckpointManager, template, step: int | None = None):
@@ -36,15 +39,24 @@ def restore(mngr: ocp.CheckpointManager, template, step: int | None = None):
   candidates = sorted(mngr.all_steps(), reverse=True) if step is None else [step]
   for index, candidate in enumerate(candidates):
     try:
-      restored = mngr.restore(candidate, args=ocp.args.Composite(
-          arrays=ocp.args.StandardRestore(template), meta=ocp.args.JsonRestore()))
+      restored = mngr.restore(
+        candidate,
+        args=ocp.args.Composite(arrays=ocp.args.StandardRestore(template), meta=ocp.args.JsonRestore()),
+      )
     except Exception as e:  # pylint: disable=broad-except  (orbax raises many kinds)
       if step is not None or index == len(candidates) - 1:
-        raise InputError(f"checkpoint step {candidate} cannot be read ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0][:160] if str(e) else ''}); rerun with --fresh "
-                         "to start over", mngr.directory) from None
-      logging.warning("checkpoint step %d cannot be read (%s); falling back to step %d",
-                      candidate, type(e).__name__, candidates[index + 1])
+        raise InputError(
+          f"checkpoint step {candidate} cannot be read ({type(e).__name__}: "
+          f"{str(e).splitlines()[0][:160] if str(e) else ''}); rerun with --fresh "
+          "to start over",
+          mngr.directory,
+        ) from None
+      logging.warning(
+        "checkpoint step %d cannot be read (%s); falling back to step %d",
+        candidate,
+        type(e).__name__,
+        candidates[index + 1],
+      )
       continue
     return candidate, restored["arrays"], restored["meta"]
   return None

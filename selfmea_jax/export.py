@@ -27,9 +27,14 @@ def restore_best_params(config, workdir: str, step: int | None = None):
   mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)
   if step is not None and step not in mngr.all_steps():
     raise InputError(f"no checkpoint at step {step}; available: {list(mngr.all_steps())}", workdir)
-  restored = checkpointing.restore(mngr, {"state": sharding.with_sharding(abstract, mesh),
-                                          "best_params": sharding.with_sharding(abstract.params, mesh)},
-                                   step)
+  restored = checkpointing.restore(
+    mngr,
+    {
+      "state": sharding.with_sharding(abstract, mesh),
+      "best_params": sharding.with_sharding(abstract.params, mesh),
+    },
+    step,
+  )
   if restored is None:
     raise InputError("no checkpoint found (train first)", os.path.join(workdir, "checkpoints"))
   _, arrays, meta = restored
@@ -52,13 +57,16 @@ def write_alignment(task: AlignmentTask, emb1: np.ndarray, emb2: np.ndarray, pat
   with open(path, "w", encoding="utf-8") as f:
     f.write("kg1_id\tkg1_name\tkg2_id\tkg2_name\tcosine\tmargin\tmutual\n")
     for i, (j, s, m) in enumerate(zip(forward[:, 0], scores[:, 0], margins)):
-      f.write(f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t{task.kg2.uris[j]}\t{task.kg2.names[j]}\t"
-              f"{s:.6f}\t{m:.6f}\t{int(backward[j] == i)}\n")
+      f.write(
+        f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t{task.kg2.uris[j]}\t{task.kg2.names[j]}\t"
+        f"{s:.6f}\t{m:.6f}\t{int(backward[j] == i)}\n"
+      )
   return path
 
 
 def export_alignment(config, workdir: str, step: int | None = None) -> str:
   """<workdir>/alignment.tsv from the checkpointed best parameters."""
   task, inputs, model, params, _ = restore_best_params(config, workdir, step)
-  return write_alignment(task, *encode_pair(config, model, params, inputs),
-                         os.path.join(workdir, "alignment.tsv"))
+  return write_alignment(
+    task, *encode_pair(config, model, params, inputs), os.path.join(workdir, "alignment.tsv")
+  )

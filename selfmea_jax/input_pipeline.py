@@ -41,30 +41,43 @@ def uses_translations(config) -> bool:
 def load_real_task(config) -> AlignmentTask:
   """The task of a file-backed dataset: DBP15K (data_dir + pair) or OpenEA (openea_dir)."""
   if config.data.kind == "dbp15k":
-    return dbp15k.load_dbp15k(config.data.data_dir, config.data.pair, seed=config.seed,
-                              translations=uses_translations(config))
-  return openea.load_openea(config.data.openea_dir, seed=config.seed,
-                            valid_fraction=config.data.valid_fraction)
+    return dbp15k.load_dbp15k(
+      config.data.data_dir, config.data.pair, seed=config.seed, translations=uses_translations(config)
+    )
+  return openea.load_openea(
+    config.data.openea_dir, seed=config.seed, valid_fraction=config.data.valid_fraction
+  )
 
 
 def _real(config):
   task = load_real_task(config)
-  names = name_features(task, config.data.cache_dir, config.data.name_encoder,
-                        config.data.name_source, local_order=False,
-                        encoder_kwargs=name_encoder_kwargs(config, config.data.name_encoder))
+  names = name_features(
+    task,
+    config.data.cache_dir,
+    config.data.name_encoder,
+    config.data.name_source,
+    local_order=False,
+    encoder_kwargs=name_encoder_kwargs(config, config.data.name_encoder),
+  )
   extras = {}
   if all(config.data.image_files):
-    extras["image"] = tuple(images.image_features(kg, images.read_image_table(path), config.seed)[0]
-                          for kg, path in zip((task.kg1, task.kg2), config.data.image_files))
+    extras["image"] = tuple(
+      images.image_features(kg, images.read_image_table(path), config.seed)[0]
+      for kg, path in zip((task.kg1, task.kg2), config.data.image_files)
+    )
   if config.data.kind == "openea" and "attribute" in config.data.modalities:
-    per_kg = [openea.attribute_keys(config.data.openea_dir, kg, kg_number)
-              for kg_number, kg in ((1, task.kg1), (2, task.kg2))]
+    per_kg = [
+      openea.attribute_keys(config.data.openea_dir, kg, kg_number)
+      for kg_number, kg in ((1, task.kg1), (2, task.kg2))
+    ]
     if all(keys is not None for keys in per_kg):
       vocab = attributes.attribute_vocabulary(per_kg, config.data.attribute_top_k)
       extras["attribute"] = tuple(attributes.attribute_bags(e, vocab) for e in per_kg)
   if all(config.data.attribute_files):
-    per_kg = [attributes.read_attribute_file(p, kg)
-              for p, kg in zip(config.data.attribute_files, (task.kg1, task.kg2))]
+    per_kg = [
+      attributes.read_attribute_file(p, kg)
+      for p, kg in zip(config.data.attribute_files, (task.kg1, task.kg2))
+    ]
     vocab = attributes.attribute_vocabulary(per_kg, config.data.attribute_top_k)
     extras["attribute"] = tuple(attributes.attribute_bags(e, vocab) for e in per_kg)
   return task, names, extras
@@ -80,17 +93,20 @@ def build(config) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
     raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic', 'dbp15k' or 'openea'")
   kgs = (task.kg1, task.kg2)
   if "relation" in config.data.modalities:
-    vocab = relations.relation_vocabulary(list(kgs), config.data.relation_top_k,
-                                          config.data.relation_shared_names)
-    extras["relation"] = tuple(relations.relation_bags(kg, vocab, config.data.relation_shared_names)
-                             for kg in kgs)
+    vocab = relations.relation_vocabulary(
+      list(kgs), config.data.relation_top_k, config.data.relation_shared_names
+    )
+    extras["relation"] = tuple(
+      relations.relation_bags(kg, vocab, config.data.relation_shared_names) for kg in kgs
+    )
   inputs = []
   for k, kg in enumerate(kgs):
     ids, mask = neighbour_table(kg.num_entities, kg.triples, config.model.num_slots, config.seed)
     chosen = {m: extras[m][k] for m in config.data.modalities if m in extras}
     rows = kg.source_rows if config.data.kind in REAL_KINDS else None  # caches are in file order
-    inputs.append(GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, extras=chosen,
-                              name_rows=rows))
+    inputs.append(
+      GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, extras=chosen, name_rows=rows)
+    )
   return task, tuple(inputs)
 
 
@@ -112,8 +128,9 @@ def _epoch_permutation(seed: int, epoch: int, kg_index: int, num_entities: int) 
   return perm
 
 
-def batch_ids(seed: int, step: int, kg_index: int, num_entities: int, batch_size: int,
-              per_epoch: int) -> np.ndarray:
+def batch_ids(
+  seed: int, step: int, kg_index: int, num_entities: int, batch_size: int, per_epoch: int
+) -> np.ndarray:
   """[batch_size] entity ids of one KG for `step`: a fresh seeded permutation each epoch,
   cycled (the smaller KG wraps around)."""
   epoch, index = divmod(step, per_epoch)
@@ -128,8 +145,9 @@ def make_batch(config, inputs, step: int, per_epoch: int, seeds: np.ndarray) -> 
   seeds: [p, 2] pseudo-seed pairs (local ids)."""
   batch = {}
   for kg_index, name in enumerate(("kg1", "kg2")):
-    ids = batch_ids(config.seed, step, kg_index, inputs[kg_index].num_entities,
-                    config.train.batch_size, per_epoch)
+    ids = batch_ids(
+      config.seed, step, kg_index, inputs[kg_index].num_entities, config.train.batch_size, per_epoch
+    )
     batch[name] = inputs[kg_index].gather(ids)
   if config.train.nca_weight > 0:
     rng = rng_streams.seed_batch(config.seed, step)

@@ -1,8 +1,8 @@
 """Command line: train (default), eval (restore + evaluate) or export an alignment.
 
-  python -m selfmea_jax.main --config=configs/synthetic.py
-  python -m selfmea_jax.main --config=configs/ja_en.py --config.train.num_epochs=3
-  python -m selfmea_jax.main --config=configs/ja_en.py --mode=eval
+python -m selfmea_jax.main --config=configs/synthetic.py
+python -m selfmea_jax.main --config=configs/ja_en.py --config.train.num_epochs=3
+python -m selfmea_jax.main --config=configs/ja_en.py --mode=eval
 """
 
 from __future__ import annotations
@@ -19,12 +19,19 @@ from selfmea_jax.errors import exit_on_input_error
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: config.workdir).")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
-                          "train: train + evaluate (resumes); eval: evaluate the best checkpointed "
-                          "parameters; export: write the predicted alignment TSV.")
+_MODE = flags.DEFINE_enum(
+  "mode",
+  "train",
+  ["train", "eval", "export"],
+  "train: train + evaluate (resumes); eval: evaluate the best checkpointed "
+  "parameters; export: write the predicted alignment TSV.",
+)
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step for eval/export (default: latest).")
-_FRESH = flags.DEFINE_bool("fresh", False, "Start over: remove the workdir's previous run "
-                           "(checkpoints, logs, results) instead of resuming it.")
+_FRESH = flags.DEFINE_bool(
+  "fresh",
+  False,
+  "Start over: remove the workdir's previous run (checkpoints, logs, results) instead of resuming it.",
+)
 
 
 @exit_on_input_error
@@ -45,14 +52,15 @@ def run(config, workdir: str, mode: str, step: int | None = None, fresh: bool = 
 def _run_mode(config, workdir: str, mode: str, step: int | None) -> dict:
   from selfmea_jax import export  # pylint: disable=import-outside-toplevel
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
+
   if config.align.enabled:  # the full aligner; its trainer resumes from workdir's checkpoints
     from selfmea_jax.align import run as align_run  # pylint: disable=import-outside-toplevel
+
     results = {k: v for k, v in align_run.align(config, workdir).items() if not k.startswith("_")}
   elif mode == "train":  # the export reuses the run's best embeddings: nothing is rebuilt
     outcome = loop.train(config, workdir)
     results = outcome.results
-    export.write_alignment(outcome.task, *outcome.embeddings(config),
-                           os.path.join(workdir, "alignment.tsv"))
+    export.write_alignment(outcome.task, *outcome.embeddings(config), os.path.join(workdir, "alignment.tsv"))
   elif mode == "eval":
     results = export.evaluate_checkpoint(config, workdir, step)
   else:
@@ -89,7 +97,7 @@ def flag_error_line(error: BaseException, argv: list[str]) -> str:
   overrides = " ".join(a for a in argv[1:] if a.startswith("--config"))
   for text in texts:
     if "Did you mean" in text:
-      hint = text[text.index("Did you mean"):].split("\n")[0].strip("'\" ")
+      hint = text[text.index("Did you mean") :].split("\n")[0].strip("'\" ")
       return f"error: unknown config key in {overrides}: {hint}"
   for text in texts:
     if "No such file or directory" in text:

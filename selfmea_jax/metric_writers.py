@@ -8,9 +8,9 @@ metric_writers package imports TensorFlow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import json
 import os
-from typing import Mapping
 
 import jax
 import numpy as np
@@ -25,12 +25,14 @@ def _hparam_value(value):
 def flatten_config(config) -> dict:
   """{'train.batch_size': 64, ...} of a ConfigDict (tuples and nested values as strings)."""
   out = {}
+
   def walk(prefix, node):
     for key, value in node.items():
       if hasattr(value, "items"):
         walk(f"{prefix}{key}.", value)
       else:
         out[f"{prefix}{key}"] = _hparam_value(value)
+
   walk("", config)
   return out
 
@@ -44,14 +46,16 @@ class MetricWriter:
 
   def __init__(self, workdir: str, resume_step: int | None = None):
     from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+
     self._jsonl = os.path.join(workdir, "metrics.jsonl")
     if resume_step is None:
       if os.path.exists(self._jsonl):
         os.remove(self._jsonl)
     else:
       _truncate_jsonl(self._jsonl, resume_step)
-    self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resume_step,
-                                      flush_secs=30)
+    self._tensorboard = SummaryWriter(
+      os.path.join(workdir, "tensorboard"), purge_step=resume_step, flush_secs=30
+    )
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
     """One metrics.jsonl record {'step': step, **scalars}; every number also to TensorBoard."""
@@ -65,6 +69,7 @@ class MetricWriter:
   def write_hparams(self, hparams: Mapping[str, object]) -> None:
     """The run's hyper-parameters (TensorBoard's HPARAMS tab)."""
     from tensorboardX.summary import hparams as hparams_summary  # pylint: disable=import-outside-toplevel
+
     for summary in hparams_summary({k: _hparam_value(v) for k, v in hparams.items()}, {}):
       self._tensorboard.file_writer.add_summary(summary)
 

@@ -13,6 +13,7 @@ def plot_curves(workdir: str) -> str | None:
     return None
   try:
     import matplotlib  # pylint: disable=import-outside-toplevel
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   except ImportError:
@@ -24,13 +25,20 @@ def plot_curves(workdir: str) -> str | None:
   fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
   left.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=1)
   left.set(xlabel="step", ylabel="training loss", title="loss")
-  for key, label in (("valid/all/h1", "validation H@1 (all KG2)"), ("test/h1", "test H@1 (test cands)"),
-                     ("all/h1", "test H@1 (all KG2)")):
+  for key, label in (
+    ("valid/all/h1", "validation H@1 (all KG2)"),
+    ("test/h1", "test H@1 (test cands)"),
+    ("all/h1", "test H@1 (all KG2)"),
+  ):
     right.plot([r.get("epoch", 0) for r in evals], [r[key] for r in evals], marker="o", label=label)
   if any("seeds/precision" in r for r in evals):
     seeded = [r for r in evals if "seeds/precision" in r]
-    right.plot([r["epoch"] for r in seeded], [r["seeds/precision"] for r in seeded], "k--",
-               label="pseudo-seed precision")
+    right.plot(
+      [r["epoch"] for r in seeded],
+      [r["seeds/precision"] for r in seeded],
+      "k--",
+      label="pseudo-seed precision",
+    )
   right.set(xlabel="epoch (0 = untrained)", ylabel="H@1", title="alignment accuracy")
   right.legend(fontsize=8)
   fig.tight_layout()

@@ -8,9 +8,9 @@ order, whose key equals the queue initialisation's.
 
 import numpy as np
 
-SEED_BATCH = 7          # [seed, step, SEED_BATCH]
-VALIDATION_SAMPLE = 5   # [seed, VALIDATION_SAMPLE]
-QUEUE_INIT = 99         # [seed, QUEUE_INIT, kg_index]
+SEED_BATCH = 7  # [seed, step, SEED_BATCH]
+VALIDATION_SAMPLE = 5  # [seed, VALIDATION_SAMPLE]
+QUEUE_INIT = 99  # [seed, QUEUE_INIT, kg_index]
 
 
 def epoch_order(seed: int, epoch: int, kg_index: int) -> np.random.Generator:

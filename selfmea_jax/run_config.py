@@ -16,8 +16,15 @@ import shutil
 from selfmea_jax.errors import InputError
 
 IGNORED_KEYS = ("workdir",)  # where the run lives, not what it computes
-RUN_FILES = ("checkpoints", "config.json", "fingerprint.json", "metrics.jsonl", "results.json",
-             "curves.png", "alignment.tsv")
+RUN_FILES = (
+  "checkpoints",
+  "config.json",
+  "fingerprint.json",
+  "metrics.jsonl",
+  "results.json",
+  "curves.png",
+  "alignment.tsv",
+)
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:
@@ -46,11 +53,14 @@ def check_or_save_json(path: str, current: dict, mismatch: str, save: bool = Tru
     diff = differing_keys(saved, current)
     if diff:
       before, after = flatten(saved), flatten(current)
-      shown = ", ".join(f"{k} ({before.get(k, '<absent>')!r} -> {after.get(k, '<absent>')!r})"
-                        for k in diff[:5])
+      shown = ", ".join(
+        f"{k} ({before.get(k, '<absent>')!r} -> {after.get(k, '<absent>')!r})" for k in diff[:5]
+      )
       more = f" and {len(diff) - 5} more" if len(diff) > 5 else ""
-      raise InputError(f"{mismatch}: {shown}{more}; rerun with --fresh to start over, or "
-                       "choose another --workdir", os.path.dirname(path))
+      raise InputError(
+        f"{mismatch}: {shown}{more}; rerun with --fresh to start over, or choose another --workdir",
+        os.path.dirname(path),
+      )
     return
   if not save:
     return
@@ -61,8 +71,12 @@ def check_or_save_json(path: str, current: dict, mismatch: str, save: bool = Tru
 
 def check_or_save(config, workdir: str, save: bool = True) -> None:
   """Saves config.json in workdir (when `save`), or refuses when the saved one differs."""
-  check_or_save_json(os.path.join(workdir, "config.json"), json.loads(config.to_json()),
-                     "this workdir holds a run of another config", save)
+  check_or_save_json(
+    os.path.join(workdir, "config.json"),
+    json.loads(config.to_json()),
+    "this workdir holds a run of another config",
+    save,
+  )
 
 
 def clear_run(workdir: str) -> None:
@@ -87,8 +101,9 @@ def workdir_lock(workdir: str):
     except BlockingIOError:
       f.seek(0)
       holder = f.read().strip() or "unknown"
-      raise InputError(f"another run (pid {holder}) is using this workdir; wait for it or choose "
-                       "another --workdir", workdir) from None
+      raise InputError(
+        f"another run (pid {holder}) is using this workdir; wait for it or choose another --workdir", workdir
+      ) from None
     f.seek(0)
     f.truncate()
     f.write(str(os.getpid()))

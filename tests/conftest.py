@@ -17,13 +17,16 @@ def dbp15k_available() -> bool:
 
 
 requires_dbp15k = pytest.mark.skipif(
-    not dbp15k_available(), reason="DBP15K not found at ../shared/data/DBP15K (read-only test data "
-    "kept beside the repository); skipping real-data tests")
+  not dbp15k_available(),
+  reason="DBP15K not found at ../shared/data/DBP15K (read-only test data "
+  "kept beside the repository); skipping real-data tests",
+)
 
 
 def make_small_config():
   """A fast synthetic config (a few seconds of training), on one device."""
   from configs import synthetic  # pylint: disable=import-outside-toplevel
+
   config = synthetic.get_config()
   config.data.synthetic.num_entities = 600
   config.train.num_epochs = 3
@@ -41,8 +44,15 @@ def small_config():
 
 
 @pytest.fixture(scope="session")
+def small_config_factory():
+  """make_small_config, for fixtures wider than one test."""
+  return make_small_config
+
+
+@pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
   """The results of one uninterrupted training run of the small config (shared by the
   resume tests, which must end with exactly these results)."""
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
+
   return loop.train_and_evaluate(make_small_config(), str(tmp_path_factory.mktemp("small_run")))

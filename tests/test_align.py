@@ -54,8 +54,15 @@ def test_neighbour_support_counts_aligned_neighbours():
   # KG1: 0-1, 0-2; KG2: 5-6, 5-7 (8 entities). Pairs 1->6 and 2->7 support (0, 5) twice.
   adjacency1 = consistency.adjacency(3, np.array([[0, 0, 1], [0, 0, 2]]))
   adjacency2 = consistency.adjacency(8, np.array([[5, 0, 6], [5, 0, 7]]))
-  graph = CandidateGraph(np.array([0, 0], np.int32), np.array([5, 6], np.int32), np.zeros(2, np.float32),
-                         3, 8, np.zeros((3, 1)), np.zeros((8, 1)))
+  graph = CandidateGraph(
+    np.array([0, 0], np.int32),
+    np.array([5, 6], np.int32),
+    np.zeros(2, np.float32),
+    3,
+    8,
+    np.zeros((3, 1)),
+    np.zeros((8, 1)),
+  )
   support = consistency.neighbour_support(graph, np.array([[1, 6], [2, 7]]), adjacency1, adjacency2)
   np.testing.assert_allclose(support, [2 / np.sqrt(2 * 2), 0.0])
 
@@ -74,6 +81,7 @@ def test_view_names_and_errors():
 
 def _stage_config(tmp_path):
   from configs import synthetic_best  # pylint: disable=import-outside-toplevel
+
   config = synthetic_best.get_config()
   config.data.synthetic.num_entities = 1000
   config.data.synthetic.spelling_noise = 0.45
@@ -91,6 +99,7 @@ def _h1(config, workdir, **overrides):
   return run.align(config, str(workdir))["final"]["all/h1"]
 
 
+@pytest.mark.slow
 def test_each_stage_raises_accuracy_on_synthetic(tmp_path):
   config = _stage_config(tmp_path)
   greedy = dict(scoring="cosine", assignment="greedy")
@@ -100,8 +109,7 @@ def test_each_stage_raises_accuracy_on_synthetic(tmp_path):
   hungarian = _h1(config, tmp_path / "d", scoring="cosine", assignment="hungarian")
   sinkhorn = _h1(config, tmp_path / "e", scoring="sinkhorn", assignment="greedy")
   trained = _h1(config, tmp_path / "f", self_training_rounds=1)
-  refined = _h1(config, tmp_path / "g", self_training_rounds=0, consistency_rounds=1,
-                consistency_weight=0.1)
+  refined = _h1(config, tmp_path / "g", self_training_rounds=0, consistency_rounds=1, consistency_weight=0.1)
   assert names < literal < two_hops
   assert two_hops < hungarian and two_hops < sinkhorn
   assert sinkhorn < trained and sinkhorn < refined

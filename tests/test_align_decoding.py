@@ -14,8 +14,15 @@ def dense_graph(scores: np.ndarray) -> CandidateGraph:
   """Every entry of a small dense [n1, n2] matrix as a candidate graph."""
   n1, n2 = scores.shape
   rows, cols = (a.ravel().astype(np.int32) for a in np.meshgrid(np.arange(n1), np.arange(n2), indexing="ij"))
-  return CandidateGraph(rows, cols, scores.ravel().astype(np.float32), n1, n2,
-                        -np.sort(-scores, axis=1), -np.sort(-scores.T, axis=1))
+  return CandidateGraph(
+    rows,
+    cols,
+    scores.ravel().astype(np.float32),
+    n1,
+    n2,
+    -np.sort(-scores, axis=1),
+    -np.sort(-scores.T, axis=1),
+  )
 
 
 def unit(x):
@@ -61,19 +68,36 @@ def test_hungarian_matches_brute_force_with_ties_and_missing_edges():
   scores = np.array([[1.0, 1.0, np.nan], [1.0, 0.0, 0.0], [np.nan, 0.0, 0.0]])
   keep = ~np.isnan(scores)
   rows, cols = np.nonzero(keep)
-  graph = CandidateGraph(rows.astype(np.int32), cols.astype(np.int32), scores[keep].astype(np.float32),
-                         3, 3, np.zeros((3, 1)), np.zeros((3, 1)))
+  graph = CandidateGraph(
+    rows.astype(np.int32),
+    cols.astype(np.int32),
+    scores[keep].astype(np.float32),
+    3,
+    3,
+    np.zeros((3, 1)),
+    np.zeros((3, 1)),
+  )
   got = decoding.hungarian(graph, graph.scores)
-  best = max(sum(scores[i, p[i]] for i in range(3)) for p in itertools.permutations(range(3))
-             if all(keep[i, p[i]] for i in range(3)))
+  best = max(
+    sum(scores[i, p[i]] for i in range(3))
+    for p in itertools.permutations(range(3))
+    if all(keep[i, p[i]] for i in range(3))
+  )
   assert sorted(got.tolist()) == [0, 1, 2]
   assert sum(scores[i, j] for i, j in enumerate(got)) == pytest.approx(best)
 
 
 def test_hungarian_leaves_rows_without_free_candidates_unmatched():
   # Rows 0 and 1 both only know column 0: one of them must stay unmatched (-1).
-  graph = CandidateGraph(np.array([0, 1, 2], np.int32), np.array([0, 0, 1], np.int32),
-                         np.array([0.9, 0.5, 0.7], np.float32), 3, 2, np.zeros((3, 1)), np.zeros((2, 1)))
+  graph = CandidateGraph(
+    np.array([0, 1, 2], np.int32),
+    np.array([0, 0, 1], np.int32),
+    np.array([0.9, 0.5, 0.7], np.float32),
+    3,
+    2,
+    np.zeros((3, 1)),
+    np.zeros((2, 1)),
+  )
   np.testing.assert_array_equal(decoding.hungarian(graph, graph.scores), [0, -1, 1])
 
 
@@ -97,9 +121,15 @@ def test_csls_penalises_a_hub():
 
 
 def test_link_ranks_are_pessimistic_and_nan_or_absent_gold_ranks_last():
-  graph = CandidateGraph(np.array([0, 0, 0, 1, 1, 2], np.int32), np.array([0, 1, 2, 0, 1, 0], np.int32),
-                         np.array([0.5, 0.5, 0.1, 0.2, 0.9, np.nan], np.float32), 3, 4,
-                         np.zeros((3, 1)), np.zeros((4, 1)))
+  graph = CandidateGraph(
+    np.array([0, 0, 0, 1, 1, 2], np.int32),
+    np.array([0, 1, 2, 0, 1, 0], np.int32),
+    np.array([0.5, 0.5, 0.1, 0.2, 0.9, np.nan], np.float32),
+    3,
+    4,
+    np.zeros((3, 1)),
+    np.zeros((4, 1)),
+  )
   links = np.array([[0, 0], [1, 0], [2, 0]])
   ranks = decoding.link_ranks(graph, graph.scores, links)
   np.testing.assert_array_equal(ranks, [2, 2, 4])  # tie counts against gold; NaN -> last
@@ -120,6 +150,7 @@ def test_hungarian_with_a_floor_leaves_weak_pairs_unmatched():
 
 def test_sparse_sinkhorn_on_a_full_graph_equals_the_dense_one():
   from selfmea_jax.evaluation import sinkhorn  # pylint: disable=import-outside-toplevel
+
   rng = np.random.default_rng(5)
   q, c = unit(rng.normal(size=(30, 8))), unit(rng.normal(size=(30, 8)))
   scores = q @ c.T

@@ -15,22 +15,97 @@ from selfmea_jax.errors import InputError
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "configs", "[!_]*.py"))))
-def test_config_loads(path):
+CONFIG_FILES = sorted(glob.glob(os.path.join(ROOT, "configs", "[!_]*.py")))
+
+
+def load_config(path, arg=None):
   spec = importlib.util.spec_from_file_location("cfg", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  config = module.get_config()
+  return module.get_config() if arg is None else module.get_config(arg)
+
+
+def flat_keys(config, prefix=""):
+  keys = set()
+  for key, value in config.items():
+    keys |= (
+      flat_keys(value, f"{prefix}{key}.")
+      if hasattr(value, "items") and key != "nca_alpha"
+      else {prefix + key}
+    )
+  return keys
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES)
+def test_config_is_valid_and_sets_no_key_the_default_lacks(path):
+  from configs import default  # pylint: disable=import-outside-toplevel
+
+  config = load_config(path)
   config_checks.validate(config)  # raises on any bad value
-  assert config.data.kind in ("synthetic", "dbp15k", "openea") and config.workdir
+  extra = flat_keys(config) - flat_keys(default.get_config())
+  assert not extra, f"{os.path.basename(path)} sets keys the default does not have (typos?): {extra}"
 
 
-def test_colab_notebook_is_valid_json_and_uses_a_real_config():
+def test_configs_write_to_distinct_workdirs():
+  shared = ("default.py", "dbp15k.py")  # the base, and the file the pair shortcuts point into
+  workdirs = [load_config(p).workdir for p in CONFIG_FILES if not p.endswith(shared)]
+  assert len(set(workdirs)) == len(workdirs), workdirs
+
+
+@pytest.mark.parametrize("pair", ["zh_en", "ja_en", "fr_en"])
+def test_pair_files_are_shortcuts_to_the_dbp15k_file(pair):
+  dbp15k = os.path.join(ROOT, "configs", "dbp15k.py")
+  for shortcut, arg in (
+    (f"{pair}.py", pair),
+    (f"{pair}_mea.py", f"{pair},mea"),
+    (f"{pair}_best.py", f"{pair},best"),
+  ):
+    assert (
+      load_config(os.path.join(ROOT, "configs", shortcut)).to_dict() == load_config(dbp15k, arg).to_dict()
+    )
+  translated = load_config(os.path.join(ROOT, "configs", f"{pair}_best.py"), "translated")
+  assert translated.to_dict() == load_config(dbp15k, f"{pair},best,translated").to_dict()
+  mea = load_config(dbp15k, f"{pair},mea")
+  assert mea.train.nca_weight > 0 and mea.train.iterative and mea.data.pair == pair
+
+
+def test_dbp15k_config_rejects_unknown_variants():
+  with pytest.raises(ValueError, match="translated' goes with 'best'"):
+    load_config(os.path.join(ROOT, "configs", "dbp15k.py"), "ja_en,mea,translated")
+  with pytest.raises(ValueError, match="use '<pair>"):
+    load_config(os.path.join(ROOT, "configs", "dbp15k.py"), "ja_en,bset")
+
+
+def notebook_commands():
+  """The notebook's `!python -m selfmea_jax.main ...` lines, with its variables filled in."""
   with open(os.path.join(ROOT, "experiments", "colab_ja_en.ipynb"), encoding="utf-8") as f:
-    notebook = json.load(f)
-  source = "".join("".join(cell["source"]) for cell in notebook["cells"])
-  assert "python -m selfmea_jax.main --config=configs/ja_en.py" in source
-  assert os.path.exists(os.path.join(ROOT, "configs", "ja_en.py"))
+    cells = [("".join(c["source"]), c["cell_type"]) for c in json.load(f)["cells"]]
+  variables, commands = {}, []
+  for source, kind in cells:
+    if kind != "code":
+      continue
+    source = source.replace("\\\n", " ")
+    for line in source.splitlines():
+      line = line.split("#")[0].strip()
+      if "=" in line and line.split("=")[0].strip().isidentifier() and line.split("=")[1].strip()[:1] == '"':
+        variables[line.split("=")[0].strip()] = line.split("=", 1)[1].strip().strip('"')
+      if line.startswith("!python -m selfmea_jax.main"):
+        commands.append(line[len("!python -m selfmea_jax.main") :].format(**variables).split())
+  return commands
+
+
+def test_colab_notebook_commands_parse_and_validate():
+  commands = notebook_commands()
+  assert commands, "the notebook runs no selfmea_jax.main command"
+  check = (
+    "import sys; from selfmea_jax import main, config_checks; main.parse_flags(sys.argv); "
+    "config_checks.validate(main._CONFIG.value); print('VALID')"
+  )
+  for args in commands:
+    result = subprocess.run(
+      [sys.executable, "-c", check, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0 and "VALID" in result.stdout, (args, result.stderr[-500:])
 
 
 @pytest.mark.parametrize("pair", ["zh_en", "ja_en", "fr_en"])
@@ -46,14 +121,21 @@ def test_best_configs_use_original_names_unless_asked_for_translations(pair):
   assert original.workdir != translated.workdir
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("train.batch_size", 0, "must be > 0"), ("train.num_epochs", -1, "must be >= 0"),
-    ("eval.scoring", "dot", "choose one of"), ("data.kind", "csv", "choose one of"),
-    ("align.hop_weights", (), "hop_weights is empty"), ("align.views", ("bert:uri",), "unknown view encoder"),
+@pytest.mark.parametrize(
+  "key,value,message",
+  [
+    ("train.batch_size", 0, "must be > 0"),
+    ("train.num_epochs", -1, "must be >= 0"),
+    ("eval.scoring", "dot", "choose one of"),
+    ("data.kind", "csv", "choose one of"),
+    ("align.hop_weights", (), "hop_weights is empty"),
+    ("align.views", ("bert:uri",), "unknown view encoder"),
     ("data.modalities", ("audio",), "unknown .'audio'."),
-])
+  ],
+)
 def test_bad_config_values_are_one_line_errors(key, value, message):
   from configs import synthetic_best  # pylint: disable=import-outside-toplevel
+
   config = synthetic_best.get_config()
   section, name = key.split(".")
   setattr(config[section], name, value)
@@ -63,8 +145,15 @@ def test_bad_config_values_are_one_line_errors(key, value, message):
 
 def test_cli_flag_errors_are_one_line(tmp_path):
   def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "selfmea_jax.main", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+      [sys.executable, "-m", "selfmea_jax.main", *args],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=120,
+      check=False,
+    )
+
   missing = run_cli("--config=configs/nope.py")
   assert missing.returncode == 2 and missing.stderr.strip() == "error: configs/nope.py: config file not found"
   typo = run_cli("--config=configs/synthetic.py", "--config.train.batchsize=3", f"--workdir={tmp_path}")

@@ -16,14 +16,14 @@ def write_pair(root, files):
   pair = os.path.join(root, "DBP15K", "xx_en")
   os.makedirs(os.path.join(pair, "jape_split_0_3"))
   defaults = {
-      "ent_ids_1": "0\thttp://xx.dbpedia.org/resource/A_b\n1\thttp://xx.dbpedia.org/resource/C%C3%A9\n",
-      "ent_ids_2": "10\thttp://dbpedia.org/resource/A_b\n11\thttp://dbpedia.org/resource/Ce\n",
-      "rel_ids_1": "0\thttp://xx.dbpedia.org/property/p\n",
-      "rel_ids_2": "5\thttp://dbpedia.org/property/p\n",
-      "triples_1": "0\t0\t1\n",
-      "triples_2": "10\t5\t11\n",
-      "jape_split_0_3/sup_ent_ids": "0\t10\n",
-      "jape_split_0_3/ref_ent_ids": "1\t11\n",
+    "ent_ids_1": "0\thttp://xx.dbpedia.org/resource/A_b\n1\thttp://xx.dbpedia.org/resource/C%C3%A9\n",
+    "ent_ids_2": "10\thttp://dbpedia.org/resource/A_b\n11\thttp://dbpedia.org/resource/Ce\n",
+    "rel_ids_1": "0\thttp://xx.dbpedia.org/property/p\n",
+    "rel_ids_2": "5\thttp://dbpedia.org/property/p\n",
+    "triples_1": "0\t0\t1\n",
+    "triples_2": "10\t5\t11\n",
+    "jape_split_0_3/sup_ent_ids": "0\t10\n",
+    "jape_split_0_3/ref_ent_ids": "1\t11\n",
   }
   defaults.update(files)
   for name, text in defaults.items():
@@ -36,19 +36,22 @@ def write_pair(root, files):
 def test_tiny_pair_loads_with_names_and_links(tmp_path):
   task = dbp15k.load_dbp15k(write_pair(tmp_path, {}), "xx_en", seed=3)
   assert sorted(task.kg1.names) == ["A b", "Cé"]
-  (i, j), = task.test_links
+  ((i, j),) = task.test_links
   assert task.kg1.names[i] == "Cé" and task.kg2.names[j] == "Ce"
   assert task.kg1.triples.shape == (1, 3)
 
 
-@pytest.mark.parametrize("files, message", [
+@pytest.mark.parametrize(
+  "files, message",
+  [
     ({"triples_1": "0\t0\t7\n"}, "triples_1:1: unknown id 7"),
     ({"triples_2": "10\t5\n"}, "triples_2:1: expected 3 tab-separated fields"),
     ({"ent_ids_1": "0\tx\nzero\ty\n"}, "ent_ids_1:2: expected an integer id"),
     ({"jape_split_0_3/ref_ent_ids": "1\t11\n1\t99\n"}, "ref_ent_ids:2: unknown id 99"),
     ({"triples_1": ""}, "triples_1: no triples (empty graph)"),
     ({"ent_ids_2": "10\ta\n10\tb\n"}, "ent_ids_2:2: duplicate id 10"),
-])
+  ],
+)
 def test_bad_input_names_file_and_line(tmp_path, files, message):
   with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
     dbp15k.load_dbp15k(write_pair(tmp_path, files), "xx_en")
@@ -75,8 +78,10 @@ def test_dbp15k_ids_are_opaque():
 
 
 def test_synthetic_is_seeded_and_consistent():
-  a, b = make_synthetic_pair(SyntheticSpec(num_entities=300), seed=1), make_synthetic_pair(
-      SyntheticSpec(num_entities=300), seed=1)
+  a, b = (
+    make_synthetic_pair(SyntheticSpec(num_entities=300), seed=1),
+    make_synthetic_pair(SyntheticSpec(num_entities=300), seed=1),
+  )
   np.testing.assert_array_equal(a.task.test_links, b.task.test_links)
   np.testing.assert_array_equal(a.name_features[0], b.name_features[0])
   c = make_synthetic_pair(SyntheticSpec(num_entities=300), seed=2)
@@ -99,6 +104,7 @@ def test_neighbour_table_is_undirected_and_capped():
 
 def test_gather_reads_memmap_through_row_map(tmp_path):
   from selfmea_jax.data.inputs import GraphInputs
+
   table = np.arange(12, dtype=np.float32).reshape(6, 2)
   np.save(tmp_path / "names.npy", table)
   names = np.load(tmp_path / "names.npy", mmap_mode="r")
@@ -122,12 +128,16 @@ def test_non_utf8_file_names_the_line(tmp_path):
 
 def test_a_gold_link_twice_is_an_error_with_file_and_line(tmp_path):
   root = write_pair(tmp_path, {"jape_split_0_3/ref_ent_ids": "1\t11\n0\t11\n"})
-  with pytest.raises(InputError, match=r"ref_ent_ids:2: KG1 entity 0 linked twice \(first at .*sup_ent_ids:1\)"):
+  with pytest.raises(
+    InputError, match=r"ref_ent_ids:2: KG1 entity 0 linked twice \(first at .*sup_ent_ids:1\)"
+  ):
     dbp15k.load_dbp15k(root, "xx_en")
 
 
 def test_translations_are_read_only_when_asked_and_checked_per_entry(tmp_path):
   root = write_pair(tmp_path, {"names/translated_ent_name_dbp_xx_en.json": '[[0, ["a", "b"]], [1, "oops"]]'})
   assert dbp15k.load_dbp15k(root, "xx_en").kg1.translated_names is None  # not parsed when unused
-  with pytest.raises(InputError, match=r"translated_ent_name_dbp_xx_en.json: entry 1: expected \[id, \[tokens\]\]"):
+  with pytest.raises(
+    InputError, match=r"translated_ent_name_dbp_xx_en.json: entry 1: expected \[id, \[tokens\]\]"
+  ):
     dbp15k.load_dbp15k(root, "xx_en", translations=True)

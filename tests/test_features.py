@@ -13,18 +13,29 @@ from selfmea_jax.features import attributes, cache, images, relations, text_enco
 def tiny_bert_dir(path):
   """A random-init 2-layer BERT + WordPiece tokenizer saved like a hub checkpoint."""
   from transformers import BertConfig, BertTokenizerFast, FlaxBertModel
-  vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz") + \
-          ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"]
+
+  vocab = (
+    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    + list("abcdefghijklmnopqrstuvwxyz")
+    + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"]
+  )
   os.makedirs(path, exist_ok=True)
   with open(os.path.join(path, "vocab.txt"), "w", encoding="utf-8") as f:
     f.write("\n".join(vocab) + "\n")
   BertTokenizerFast(vocab_file=os.path.join(path, "vocab.txt")).save_pretrained(path)
-  config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=64)
+  config = BertConfig(
+    vocab_size=len(vocab),
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    max_position_embeddings=64,
+  )
   FlaxBertModel(config, seed=0).save_pretrained(path)
   return path
 
 
+@pytest.mark.slow
 def test_labse_code_path_with_tiny_random_bert(tmp_path):
   encoder = text_encoders.make_encoder("labse", model_path=tiny_bert_dir(str(tmp_path / "bert")))
   out = text_encoders.encode_in_batches(encoder, ["alpha", "beta", "alpha"], batch_size=2)
@@ -39,8 +50,9 @@ def test_labse_missing_model_is_a_clear_error(tmp_path):
 
 
 def test_hash_encoder_is_lexical():
-  out = text_encoders.encode_in_batches(text_encoders.make_encoder("hash"),
-                                        ["Allianz Riviera", "allianz riviera", "Tokyo Tower"], 8)
+  out = text_encoders.encode_in_batches(
+    text_encoders.make_encoder("hash"), ["Allianz Riviera", "allianz riviera", "Tokyo Tower"], 8
+  )
   assert out[0] @ out[1] > 0.99 and out[0] @ out[2] < 0.5
 
 
@@ -69,8 +81,14 @@ def test_cache_round_trip_and_staleness(tmp_path):
 
 def kg(uris, triples, rels):
   n = len(uris)
-  return KnowledgeGraph(names=uris, uris=uris, triples=np.array(triples, np.int32).reshape(-1, 3),
-                        relation_names=rels, source_rows=np.arange(n), source_ids=np.arange(n) + 100)
+  return KnowledgeGraph(
+    names=uris,
+    uris=uris,
+    triples=np.array(triples, np.int32).reshape(-1, 3),
+    relation_names=rels,
+    source_rows=np.arange(n),
+    source_ids=np.arange(n) + 100,
+  )
 
 
 def test_relation_bags_share_local_names():
@@ -85,6 +103,7 @@ def test_relation_bags_share_local_names():
 
 def test_image_table_fill_and_mask(tmp_path):
   import pickle
+
   graph = kg(["a", "b", "c"], [[0, 0, 1]], ["r"])
   path = str(tmp_path / "img.pkl")
   with open(path, "wb") as f:
@@ -112,6 +131,7 @@ def test_attribute_file(tmp_path):
 
 def test_default_logs_drop_third_party_info_but_keep_warnings():
   import logging as std_logging  # pylint: disable=import-outside-toplevel
+
   from selfmea_jax.log_filters import DropThirdPartyInfo  # pylint: disable=import-outside-toplevel
 
   def record(path, level):
@@ -125,8 +145,10 @@ def test_default_logs_drop_third_party_info_but_keep_warnings():
 
 def test_non_finite_features_are_reported_with_file_and_row(tmp_path):
   import pickle  # pylint: disable=import-outside-toplevel
+
   from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
   from selfmea_jax.features import cache, images  # pylint: disable=import-outside-toplevel
+
   features = np.ones((5, 3), np.float32)
   features[3, 1] = np.nan
   stem = str(tmp_path / "names_kg1")
@@ -142,6 +164,7 @@ def test_non_finite_features_are_reported_with_file_and_row(tmp_path):
 
 def test_labse_without_a_local_copy_or_hub_is_a_clear_error(monkeypatch):
   from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
+
   monkeypatch.setattr(text_encoders, "hub_reachable", lambda *a, **k: False)
   with pytest.raises(InputError, match="cannot load a BERT/LaBSE model"):
     text_encoders.labse_encoder("nobody/no-such-labse-model")

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from selfmea_jax.align import run
 from configs import own_kgs
+from selfmea_jax.align import run
 from selfmea_jax.data import openea
 from selfmea_jax.errors import InputError
 
@@ -26,10 +26,23 @@ def test_openea_loader_reads_uris_names_and_splits_links():
   assert task.kg1.num_entities == 14 and task.kg2.num_entities == 15  # Hamburg has no partner
   assert len(task.valid_links) + len(task.test_links) == 14 and len(task.valid_links) == 4
   assert "Tour Eiffel" in task.kg1.names and "Eiffel Tower" in task.kg2.names
-  for i, j in task.test_links:
-    assert task.kg1.uris[i].rsplit("/", 1)[1] in ("Paris", "Lyon", "Berlin", "Munich", "Rome",
-                                                  "Milan", "France", "Seine", "Allemagne", "Italie",
-                                                  "Rhin", "Tibre", "Tour_Eiffel", "Colisée")
+  for i, _ in task.test_links:
+    assert task.kg1.uris[i].rsplit("/", 1)[1] in (
+      "Paris",
+      "Lyon",
+      "Berlin",
+      "Munich",
+      "Rome",
+      "Milan",
+      "France",
+      "Seine",
+      "Allemagne",
+      "Italie",
+      "Rhin",
+      "Tibre",
+      "Tour_Eiffel",
+      "Colisée",
+    )
   other = openea.load_openea(EXAMPLE, seed=1)
   assert other.kg1.uris != task.kg1.uris  # local order is a seeded shuffle, not file order
 
@@ -39,18 +52,21 @@ def test_links_linked_twice_are_an_error_with_file_and_line(tmp_path):
     shutil.copy(os.path.join(EXAMPLE, name), tmp_path / name)
   with open(os.path.join(EXAMPLE, "ent_links"), encoding="utf-8") as f:
     lines = f.read().splitlines()
-  (tmp_path / "ent_links").write_text("\n".join(lines + [lines[0].split("\t")[0] + "\thttp://x/y"]) + "\n",
-                                      encoding="utf-8")
+  (tmp_path / "ent_links").write_text(
+    "\n".join(lines + [lines[0].split("\t")[0] + "\thttp://x/y"]) + "\n", encoding="utf-8"
+  )
   with pytest.raises(InputError, match=r"ent_links:15: KG1 entity .* linked twice"):
     openea.load_openea(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_readme_example_aligns_the_tiny_pair(tmp_path):
   report = run.align(_config(EXAMPLE, tmp_path), str(tmp_path / "run"))
   assert report["final"]["all/h1"] == 1.0 and report["final"]["test/h1"] == 1.0
   assert os.path.exists(tmp_path / "run" / "alignment.tsv")
 
 
+@pytest.mark.slow
 def test_without_gold_links_the_alignment_is_exported_and_nothing_evaluated(tmp_path):
   data = tmp_path / "data"
   data.mkdir()
@@ -66,16 +82,20 @@ def test_without_gold_links_the_alignment_is_exported_and_nothing_evaluated(tmp_
 
 def test_optional_names_and_attribute_files(tmp_path):
   from selfmea_jax import input_pipeline  # pylint: disable=import-outside-toplevel
+
   for name in ("rel_triples_1", "rel_triples_2", "ent_links"):
     shutil.copy(os.path.join(EXAMPLE, name), tmp_path / name)
   fr = "http://fr.dbpedia.org/resource/"
   (tmp_path / "names_1").write_text(f"{fr}Allemagne\tRépublique fédérale d'Allemagne\n", encoding="utf-8")
   (tmp_path / "attr_triples_1").write_text(
-      f"{fr}Paris\thttp://fr.dbpedia.org/property/population\t2100000\n"
-      f"{fr}Berlin\thttp://fr.dbpedia.org/property/population\t3600000\n"
-      f"{fr}Nowhere\thttp://fr.dbpedia.org/property/population\t0\n", encoding="utf-8")
+    f"{fr}Paris\thttp://fr.dbpedia.org/property/population\t2100000\n"
+    f"{fr}Berlin\thttp://fr.dbpedia.org/property/population\t3600000\n"
+    f"{fr}Nowhere\thttp://fr.dbpedia.org/property/population\t0\n",
+    encoding="utf-8",
+  )
   (tmp_path / "attr_triples_2").write_text(
-      "http://dbpedia.org/resource/Paris\thttp://dbpedia.org/ontology/population\t2100000\n", encoding="utf-8")
+    "http://dbpedia.org/resource/Paris\thttp://dbpedia.org/ontology/population\t2100000\n", encoding="utf-8"
+  )
   task = openea.load_openea(str(tmp_path))
   assert "République fédérale d'Allemagne" in task.kg1.names and "Allemagne" not in task.kg1.names
   config = _config(tmp_path, tmp_path)

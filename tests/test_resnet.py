@@ -9,14 +9,17 @@ from selfmea_jax.features import images, resnet
 
 def tiny_resnet_dir(path):
   from transformers import ConvNextImageProcessor, FlaxResNetModel, ResNetConfig
+
   config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
   FlaxResNetModel(config, seed=0).save_pretrained(path)
   ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=1.0).save_pretrained(path)
   return path
 
 
+@pytest.mark.slow
 def test_extract_tiny_resnet_features_to_npz(tmp_path):
   from PIL import Image
+
   image_dir = tmp_path / "imgs"
   image_dir.mkdir()
   rng = np.random.default_rng(0)

@@ -33,8 +33,10 @@ def test_sharded_step_equals_single_device_step(small_config):
   single, sharded = states
   assert len(sharded.params["params"]["selfkg"]["combine"]["kernel"].sharding.device_set) == 2
   assert int(sharded.step) == 5
-  for a, b in zip(jax.tree.leaves((single.params, single.momentum_params, single.queues)),
-                  jax.tree.leaves((sharded.params, sharded.momentum_params, sharded.queues))):
+  for a, b in zip(
+    jax.tree.leaves((single.params, single.momentum_params, single.queues)),
+    jax.tree.leaves((sharded.params, sharded.momentum_params, sharded.queues)),
+  ):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
 
 

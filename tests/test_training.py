@@ -18,7 +18,7 @@ def one_device_step(config, model, tx):
 
 
 def test_loss_decreases(small_config):
-  task, inputs = input_pipeline.build(small_config)
+  _, inputs = input_pipeline.build(small_config)
   model = build.make_model(small_config, ())
   tx = optax.adam(small_config.train.learning_rate)
   state = build.init_state(small_config, model, tx, inputs)
@@ -50,7 +50,7 @@ def test_interrupted_run_resumes_to_identical_results(small_config, small_run, t
 
 
 def test_checkpoint_round_trips_exactly(small_config, tmp_path):
-  task, inputs = input_pipeline.build(small_config)
+  _, inputs = input_pipeline.build(small_config)
   model = build.make_model(small_config, ())
   tx = optax.adam(1e-3)
   state = build.init_state(small_config, model, tx, inputs)
@@ -62,8 +62,13 @@ def test_checkpoint_round_trips_exactly(small_config, tmp_path):
   mngr.wait_until_finished()
   abstract = build.abstract_state(small_config, model, tx, inputs)  # shapes only: nothing run
   mesh = sharding.data_mesh(jax.local_devices()[:1])
-  _, restored, meta = checkpointing.restore(mngr, {"state": sharding.with_sharding(abstract, mesh),
-                                                   "best_params": sharding.with_sharding(abstract.params, mesh)})
+  _, restored, meta = checkpointing.restore(
+    mngr,
+    {
+      "state": sharding.with_sharding(abstract, mesh),
+      "best_params": sharding.with_sharding(abstract.params, mesh),
+    },
+  )
   assert jax.tree.structure(restored) == jax.tree.structure(arrays)
   for a, b in zip(jax.tree.leaves(arrays), jax.tree.leaves(restored)):
     assert np.asarray(a).dtype == np.asarray(b).dtype
@@ -73,6 +78,7 @@ def test_checkpoint_round_trips_exactly(small_config, tmp_path):
 
 def test_cli_train_eval_export(small_config, tmp_path, capsys):
   from selfmea_jax.main import run
+
   workdir = str(tmp_path)
   small_config.train.num_epochs = 1
   trained = run(small_config, workdir, "train")
@@ -83,13 +89,14 @@ def test_cli_train_eval_export(small_config, tmp_path, capsys):
   assert lines[0].split("\t") == ["kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual"]
   assert all(float(line.split("\t")[5]) >= 0 for line in lines[1:])
   assert len(lines) == 1 + len(input_pipeline.build(small_config)[0].kg1.names)
-  records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8")]
+  records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8")]
   assert any("loss" in r for r in records)
   assert os.path.getsize(os.path.join(workdir, "curves.png")) > 1000
 
 
 def test_cli_reports_bad_input_without_traceback(small_config, tmp_path, capsys):
   from selfmea_jax.main import run
+
   small_config.data.kind = "dbp15k"
   small_config.data.data_dir = str(tmp_path)
   with pytest.raises(SystemExit) as exit_info:
@@ -122,6 +129,7 @@ def test_ctrl_c_checkpoints_and_resume_matches(small_config, small_run, tmp_path
 
 def test_resuming_with_another_config_is_refused_until_fresh(small_config, tmp_path, capsys):
   from selfmea_jax.main import run
+
   workdir = str(tmp_path)
   small_config.train.num_epochs = 1
   first = run(small_config, workdir, "train")
@@ -142,6 +150,7 @@ def test_resuming_with_another_config_is_refused_until_fresh(small_config, tmp_p
 def test_a_second_run_into_a_locked_workdir_stops(small_config, tmp_path, capsys):
   from selfmea_jax import run_config  # pylint: disable=import-outside-toplevel
   from selfmea_jax.main import run  # pylint: disable=import-outside-toplevel
+
   with run_config.workdir_lock(str(tmp_path)):
     with pytest.raises(SystemExit) as exit_info:
       run(small_config, str(tmp_path), "train")
@@ -151,6 +160,7 @@ def test_a_second_run_into_a_locked_workdir_stops(small_config, tmp_path, capsys
 
 def test_a_nan_loss_stops_training_with_the_interval(small_config, tmp_path, monkeypatch):
   from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
+
   real_make_batch = input_pipeline.make_batch
 
   def poisoned(config, inputs, step, per_epoch, seeds):
@@ -166,6 +176,7 @@ def test_a_nan_loss_stops_training_with_the_interval(small_config, tmp_path, mon
 
 def test_zero_epochs_evaluates_and_exports_the_untrained_model(small_config, tmp_path):
   from selfmea_jax.main import run  # pylint: disable=import-outside-toplevel
+
   small_config.train.num_epochs = 0
   results = run(small_config, str(tmp_path), "train")
   assert results["best_epoch"] == 0 and results["best"]["test/h1"] == results["untrained"]["test/h1"]
@@ -174,6 +185,7 @@ def test_zero_epochs_evaluates_and_exports_the_untrained_model(small_config, tmp
 
 def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous_one(small_config, tmp_path):
   import shutil  # pylint: disable=import-outside-toplevel
+
   workdir = str(tmp_path)
   full = loop.train_and_evaluate(small_config, workdir)
   mngr = checkpointing.manager(workdir)
@@ -184,8 +196,9 @@ def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous_one(small_conf
   assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
 
 
-def test_ctrl_c_during_an_epoch_end_evaluation_is_redone_on_resume(small_config, small_run, tmp_path,
-                                                                  monkeypatch):
+def test_ctrl_c_during_an_epoch_end_evaluation_is_redone_on_resume(
+  small_config, small_run, tmp_path, monkeypatch
+):
   full = small_run
   real_end = loop.end_of_epoch
 
@@ -203,14 +216,22 @@ def test_ctrl_c_during_an_epoch_end_evaluation_is_redone_on_resume(small_config,
   assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
 
 
+@pytest.mark.slow
 def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(small_run, tmp_path):
   import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
+
   root = os.path.join(os.path.dirname(__file__), "..")
-  args = ["--config=configs/synthetic.py", "--config.data.synthetic.num_entities=600",  # the small
-          "--config.train.num_epochs=3", "--config.train.log_every_steps=5",             # config,
-          "--config.train.data_parallel=False", "--config.eval.valid_size=200",          # with no
-          "--config.eval.encode_batch=256", "--config.train.checkpoint_every_steps=1000"]  # saves due
+  args = [
+    "--config=configs/synthetic.py",
+    "--config.data.synthetic.num_entities=600",  # the small
+    "--config.train.num_epochs=3",
+    "--config.train.log_every_steps=5",  # config,
+    "--config.train.data_parallel=False",
+    "--config.eval.valid_size=200",  # with no
+    "--config.eval.encode_batch=256",
+    "--config.train.checkpoint_every_steps=1000",
+  ]  # saves due
 
   def results(workdir):
     with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
@@ -221,18 +242,27 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(small_run, tmp_pa
     # The child restores Python's SIGINT handler (a shell's background job inherits an ignored
     # SIGINT) and, with interrupt_at, sends itself a real SIGINT when that step's batch is built,
     # mid-epoch and between periodic saves, so the signal lands inside training on any machine.
-    trampoline = ("import os, runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-                  "from selfmea_jax import input_pipeline\n"
-                  "real, at = input_pipeline.make_batch, int(sys.argv.pop(1))\n"
-                  "def make_batch(config, inputs, step, per_epoch, seeds):\n"
-                  "  if step == at: os.kill(os.getpid(), signal.SIGINT)\n"
-                  "  return real(config, inputs, step, per_epoch, seeds)\n"
-                  "input_pipeline.make_batch = make_batch\n"
-                  "sys.argv[0] = 'selfmea_jax.main'\n"
-                  "runpy.run_module('selfmea_jax.main', run_name='__main__')\n")
-    return subprocess.run([sys.executable, "-c", trampoline, str(-1 if interrupt_at is None else interrupt_at)]
-                          + args + [f"--workdir={workdir}"], cwd=root, capture_output=True, text=True,
-                          timeout=300, check=False)
+    trampoline = (
+      "import os, runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+      "from selfmea_jax import input_pipeline\n"
+      "real, at = input_pipeline.make_batch, int(sys.argv.pop(1))\n"
+      "def make_batch(config, inputs, step, per_epoch, seeds):\n"
+      "  if step == at: os.kill(os.getpid(), signal.SIGINT)\n"
+      "  return real(config, inputs, step, per_epoch, seeds)\n"
+      "input_pipeline.make_batch = make_batch\n"
+      "sys.argv[0] = 'selfmea_jax.main'\n"
+      "runpy.run_module('selfmea_jax.main', run_name='__main__')\n"
+    )
+    return subprocess.run(
+      [sys.executable, "-c", trampoline, str(-1 if interrupt_at is None else interrupt_at)]
+      + args
+      + [f"--workdir={workdir}"],
+      cwd=root,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      check=False,
+    )
 
   cut = tmp_path / "cut"
   interrupted = cli(cut, interrupt_at=13)

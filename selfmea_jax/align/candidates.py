@@ -68,15 +68,15 @@ def two_way_topk(emb1: np.ndarray, emb2: np.ndarray, k: int, query_block: int = 
   bq = min(query_block, n1)
   row_ids, row_scores = [], []
   for start in range(0, n1, bq):
-    block = np.asarray(emb1[start:start + bq], np.float32)
+    block = np.asarray(emb1[start : start + bq], np.float32)
     valid = np.arange(bq) < len(block)
     block = np.pad(block, ((0, bq - len(block)), (0, 0)))
-    col_scores, col_ids, rs, ri = _block_topk(col_scores, col_ids, jnp.asarray(block), candidates,
-                                              jnp.int32(start), jnp.asarray(valid), k_rows)
-    row_scores.append(np.asarray(rs)[:int(valid.sum())])
-    row_ids.append(np.asarray(ri)[:int(valid.sum())])
-  return (np.concatenate(row_ids), np.concatenate(row_scores), np.asarray(col_ids),
-          np.asarray(col_scores))
+    col_scores, col_ids, rs, ri = _block_topk(
+      col_scores, col_ids, jnp.asarray(block), candidates, jnp.int32(start), jnp.asarray(valid), k_rows
+    )
+    row_scores.append(np.asarray(rs)[: int(valid.sum())])
+    row_ids.append(np.asarray(ri)[: int(valid.sum())])
+  return (np.concatenate(row_ids), np.concatenate(row_scores), np.asarray(col_ids), np.asarray(col_scores))
 
 
 def candidate_graph(emb1: np.ndarray, emb2: np.ndarray, k: int = 50) -> CandidateGraph:
@@ -88,6 +88,12 @@ def candidate_graph(emb1: np.ndarray, emb2: np.ndarray, k: int = 50) -> Candidat
   scores = np.concatenate([row_scores.ravel(), col_scores.ravel()])
   keep = (rows >= 0) & (cols >= 0) & np.isfinite(scores)
   key, first = np.unique(rows[keep].astype(np.int64) * n2 + cols[keep], return_index=True)
-  return CandidateGraph(rows=(key // n2).astype(np.int32), cols=(key % n2).astype(np.int32),
-                        scores=scores[keep][first].astype(np.float32), num_rows=n1, num_cols=n2,
-                        row_top=row_scores, col_top=col_scores)
+  return CandidateGraph(
+    rows=(key // n2).astype(np.int32),
+    cols=(key % n2).astype(np.int32),
+    scores=scores[keep][first].astype(np.float32),
+    num_rows=n1,
+    num_cols=n2,
+    row_top=row_scores,
+    col_top=col_scores,
+  )

@@ -18,12 +18,19 @@ from selfmea_jax.data.neighbours import undirected_edges
 def adjacency(num_entities: int, triples: np.ndarray) -> scipy.sparse.csr_matrix:
   """[n, n] 0/1 symmetric adjacency of the undirected entity graph, no self loops."""
   edges = undirected_edges(triples)
-  return scipy.sparse.csr_matrix((np.ones(len(edges), np.float32), (edges[:, 0], edges[:, 1])),
-                                 shape=(num_entities, num_entities))
+  return scipy.sparse.csr_matrix(
+    (np.ones(len(edges), np.float32), (edges[:, 0], edges[:, 1])), shape=(num_entities, num_entities)
+  )
 
 
-def neighbour_support(graph: CandidateGraph, pairs: np.ndarray, adjacency1, adjacency2,
-                      row_ids: np.ndarray | None = None, col_ids: np.ndarray | None = None) -> np.ndarray:
+def neighbour_support(
+  graph: CandidateGraph,
+  pairs: np.ndarray,
+  adjacency1,
+  adjacency2,
+  row_ids: np.ndarray | None = None,
+  col_ids: np.ndarray | None = None,
+) -> np.ndarray:
   """[e] support of each candidate entry by the [p, 2] pairs (KG-wide indices; 0 when none).
 
   row_ids [num_rows] / col_ids [num_cols]: the KG entity of each graph row / column when the
@@ -33,7 +40,8 @@ def neighbour_support(graph: CandidateGraph, pairs: np.ndarray, adjacency1, adja
   row_ids = np.arange(n1) if row_ids is None else np.asarray(row_ids)
   col_ids = np.arange(n2) if col_ids is None else np.asarray(col_ids)
   pair_matrix = scipy.sparse.csr_matrix(
-      (np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n1, n2))
+    (np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n1, n2)
+  )
   supported = (adjacency1[row_ids] @ pair_matrix @ adjacency2[:, col_ids]).tocsr()
   counts = np.asarray(supported[graph.rows, graph.cols], np.float32).ravel()
   degree1 = np.asarray(adjacency1.sum(axis=1), np.float32).ravel()[row_ids]

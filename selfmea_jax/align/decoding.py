@@ -43,22 +43,31 @@ def _sinkhorn(log_kernel, rows, cols, num_rows, num_cols, iterations):
     u = -_segment_logsumexp(log_kernel + v[cols], rows, num_rows)
     v = -_segment_logsumexp(log_kernel + u[rows], cols, num_cols)
     return u, v
+
   zeros = (jnp.zeros(num_rows, log_kernel.dtype), jnp.zeros(num_cols, log_kernel.dtype))
   u, v = jax.lax.fori_loop(0, iterations, body, zeros)
   return log_kernel + u[rows] + v[cols]
 
 
-def sinkhorn_scores(graph: CandidateGraph, scores: np.ndarray, temperature: float = 0.02,
-                    iterations: int = 100) -> np.ndarray:
+def sinkhorn_scores(
+  graph: CandidateGraph, scores: np.ndarray, temperature: float = 0.02, iterations: int = 100
+) -> np.ndarray:
   """[e] log transport plan of exp(scores / temperature) restricted to the graph, with every
   row and column alternately normalised to mass 1 (log domain; entries off the graph are 0)."""
-  plan = _sinkhorn(jnp.asarray(scores, jnp.float32) / temperature, jnp.asarray(graph.rows),
-                   jnp.asarray(graph.cols), graph.num_rows, graph.num_cols, iterations)
+  plan = _sinkhorn(
+    jnp.asarray(scores, jnp.float32) / temperature,
+    jnp.asarray(graph.rows),
+    jnp.asarray(graph.cols),
+    graph.num_rows,
+    graph.num_cols,
+    iterations,
+  )
   return np.asarray(plan)
 
 
-def rescore(graph: CandidateGraph, scoring: str, csls_k: int = 10, temperature: float = 0.02,
-            iterations: int = 100) -> np.ndarray:
+def rescore(
+  graph: CandidateGraph, scoring: str, csls_k: int = 10, temperature: float = 0.02, iterations: int = 100
+) -> np.ndarray:
   """[e] entry scores under `scoring` (cosine | csls | sinkhorn on the CSLS-free cosines)."""
   if scoring == "cosine":
     return graph.scores
@@ -109,8 +118,9 @@ def hungarian(graph: CandidateGraph, scores: np.ndarray, min_score: float = -np.
   return out
 
 
-def assign(graph: CandidateGraph, scores: np.ndarray, assignment: str,
-           min_score: float = -np.inf) -> np.ndarray:
+def assign(
+  graph: CandidateGraph, scores: np.ndarray, assignment: str, min_score: float = -np.inf
+) -> np.ndarray:
   if assignment == "greedy":
     return greedy(graph, scores)
   if assignment == "hungarian":
@@ -142,5 +152,8 @@ def link_ranks(graph: CandidateGraph, scores: np.ndarray, links: np.ndarray) -> 
 def alignment_metrics(ranks: np.ndarray, assignment: np.ndarray, links: np.ndarray) -> dict:
   """H@1 of the decoded assignment; H@10 and MRR of the ranks."""
   ranks = np.asarray(ranks, np.float64)
-  return {"h1": float(np.mean(assignment[links[:, 0]] == links[:, 1])),
-          "h10": float(np.mean(ranks <= 10)), "mrr": float(np.mean(1.0 / ranks))}
+  return {
+    "h1": float(np.mean(assignment[links[:, 0]] == links[:, 1])),
+    "h10": float(np.mean(ranks <= 10)),
+    "mrr": float(np.mean(1.0 / ranks)),
+  }

@@ -74,8 +74,7 @@ def decode_graph(graph: candidates.CandidateGraph, cfg) -> Decoded:
   """Scores under cfg.scoring and the assignment of one candidate graph. Hungarian on a
   Sinkhorn plan maximises the transported mass (sum of plan probabilities): a row stays
   unmatched rather than take a pair of no mass."""
-  scores = decoding.rescore(graph, cfg.scoring, cfg.csls_k, cfg.sinkhorn_temperature,
-                            cfg.sinkhorn_iterations)
+  scores = decoding.rescore(graph, cfg.scoring, cfg.csls_k, cfg.sinkhorn_temperature, cfg.sinkhorn_iterations)
   if cfg.assignment == "hungarian" and cfg.scoring == "sinkhorn":
     assignment = decoding.hungarian(graph, np.exp(scores), min_score=0.0)
   else:
@@ -88,8 +87,9 @@ def decode(emb1: np.ndarray, emb2: np.ndarray, cfg) -> Decoded:
   return decode_graph(candidates.candidate_graph(emb1, emb2, cfg.candidates_k), cfg)
 
 
-def refine(base: candidates.CandidateGraph, pairs: np.ndarray, adjacencies, cfg,
-           row_ids=None, col_ids=None) -> Decoded:
+def refine(
+  base: candidates.CandidateGraph, pairs: np.ndarray, adjacencies, cfg, row_ids=None, col_ids=None
+) -> Decoded:
   """Re-decodes with cosine + consistency_weight * neighbour support of `pairs`."""
   support = consistency.neighbour_support(base, pairs, *adjacencies, row_ids, col_ids)
   graph = dataclasses.replace(base, scores=base.scores + cfg.consistency_weight * support)
@@ -98,8 +98,7 @@ def refine(base: candidates.CandidateGraph, pairs: np.ndarray, adjacencies, cfg,
 
 def _metrics(decoded: Decoded, links: np.ndarray, prefix: str) -> dict:
   ranks = decoding.link_ranks(decoded.graph, decoded.scores, links)
-  return {f"{prefix}{k}": v for k, v in
-          decoding.alignment_metrics(ranks, decoded.assignment, links).items()}
+  return {f"{prefix}{k}": v for k, v in decoding.alignment_metrics(ranks, decoded.assignment, links).items()}
 
 
 def evaluate_fused(task: AlignmentTask, fused, cfg, timings: dict, tag: str, adjacencies):
@@ -141,14 +140,15 @@ def confident_pairs(decoded: Decoded, keep_fraction: float) -> np.ndarray:
   row's best and second-best cosine)."""
   graph = decoded.graph
   row_best = decoding.greedy(graph, graph.scores)
-  flipped = candidates.CandidateGraph(graph.cols, graph.rows, graph.scores, graph.num_cols,
-                                      graph.num_rows, graph.col_top, graph.row_top)
+  flipped = candidates.CandidateGraph(
+    graph.cols, graph.rows, graph.scores, graph.num_cols, graph.num_rows, graph.col_top, graph.row_top
+  )
   col_best = decoding.greedy(flipped, graph.scores)
   left = np.flatnonzero(decoded.assignment >= 0)
   right = decoded.assignment[left]
   mutual = (row_best[left] == right) & (col_best[right] == left)
   left, right = left[mutual], right[mutual]
-  order = np.argsort(-graph.row_margins[left], kind="stable")[:int(np.ceil(keep_fraction * len(left)))]
+  order = np.argsort(-graph.row_margins[left], kind="stable")[: int(np.ceil(keep_fraction * len(left)))]
   return np.stack([left[order], right[order]], axis=1).astype(np.int32)
 
 
@@ -158,8 +158,10 @@ def trainer_config(config, round_index: int, workdir: str):
   spec = views.parse_view(config.align.train_view)
   expected = ("given",) if config.data.kind == "synthetic" else tuple(text_encoders.ENCODERS)
   if spec.encoder not in expected:
-    raise InputError(f"align.train_view {spec.name!r}: the trainer reads a cached name encoder "
-                     f"view; choose one with encoder in {expected}")
+    raise InputError(
+      f"align.train_view {spec.name!r}: the trainer reads a cached name encoder "
+      f"view; choose one with encoder in {expected}"
+    )
   with cfg.unlocked():
     if config.data.kind in input_pipeline.REAL_KINDS:
       cfg.data.name_encoder, cfg.data.name_source = spec.encoder, spec.source
@@ -174,26 +176,35 @@ def trainer_config(config, round_index: int, workdir: str):
 def _check_fingerprint(workdir: str, fingerprint: dict) -> None:
   """The trainer resumes from workdir's checkpoints: refuse if they were made from other
   pseudo-seeds or another config (a silent mix would report a model trained on other data)."""
-  run_config.check_or_save_json(os.path.join(workdir, "fingerprint.json"), fingerprint,
-                                "this self-training round was started from other pseudo-seeds "
-                                "or another config")
+  run_config.check_or_save_json(
+    os.path.join(workdir, "fingerprint.json"),
+    fingerprint,
+    "this self-training round was started from other pseudo-seeds or another config",
+  )
 
 
 def self_training_view(config, seeds: np.ndarray, round_index: int, workdir: str):
   """Trains SelfMEA on the given pseudo-seeds; returns the trained encoder's embeddings of
   both KGs ([n1, E], [n2, E]) and the trainer's results."""
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
+
   cfg = trainer_config(config, round_index, workdir)
-  _check_fingerprint(cfg.workdir, {"seeds_sha256": hashlib.sha256(seeds.tobytes()).hexdigest(),
-                                   "config": json.loads(cfg.to_json())})
+  _check_fingerprint(
+    cfg.workdir,
+    {"seeds_sha256": hashlib.sha256(seeds.tobytes()).hexdigest(), "config": json.loads(cfg.to_json())},
+  )
   outcome = loop.train(cfg, cfg.workdir, given_seeds=seeds)
   return outcome.embeddings(cfg), outcome.results
 
 
 def _stage(report: dict, name: str, results: dict, seconds: float) -> None:
   report["stages"].append({"stage": name, "seconds": seconds, **results})
-  logging.info("stage %-28s %s (%.1fs)", name, " ".join(
-      f"{k}={v:.4f}" for k, v in sorted(results.items()) if isinstance(v, float)), seconds)
+  logging.info(
+    "stage %-28s %s (%.1fs)",
+    name,
+    " ".join(f"{k}={v:.4f}" for k, v in sorted(results.items()) if isinstance(v, float)),
+    seconds,
+  )
 
 
 def load_views(config, task, given) -> ViewSet:
@@ -203,8 +214,15 @@ def load_views(config, task, given) -> ViewSet:
   weights = fusion.normalised_weights(cfg.view_weights, len(specs), "align.view_weights")
   view_set = ViewSet([], [], [])
   for spec, weight in zip(specs, weights):
-    matrices = views.view_matrices(task, spec, config.data.cache_dir, config.seed, cfg.literal_dim, given,
-                                    name_encoder_kwargs(config, spec.encoder))
+    matrices = views.view_matrices(
+      task,
+      spec,
+      config.data.cache_dir,
+      config.seed,
+      cfg.literal_dim,
+      given,
+      name_encoder_kwargs(config, spec.encoder),
+    )
     view_set.add(spec.name, matrices, weight, cfg.center_views)
   return view_set
 
@@ -216,9 +234,12 @@ def self_training_round(config, task, decoded: Decoded, round_index: int, workdi
   known = pseudo_seeds.gold_precision(seeds, task)
   if known is not None:
     info["seeds/precision"] = known
-  logging.info("round %d: %d pseudo-seeds from the decoded alignment (precision against gold "
-               "%s, reporting only)", round_index, len(seeds),
-               "unknown: no gold links" if known is None else f"{known:.3f}")
+  logging.info(
+    "round %d: %d pseudo-seeds from the decoded alignment (precision against gold %s, reporting only)",
+    round_index,
+    len(seeds),
+    "unknown: no gold links" if known is None else f"{known:.3f}",
+  )
   trained, train_results = self_training_view(config, seeds, round_index, workdir)
   info["trainer/best_epoch"] = train_results["best_epoch"]
   return trained, info
@@ -255,9 +276,8 @@ def align(config, workdir: str | None = None) -> dict:
     t = time.time()
     trained, info = self_training_round(config, task, full, round_index, workdir or config.workdir)
     timings[f"round{round_index}/train_s"] = time.time() - t
-    base_weight = np.mean(view_set.weights[:len(cfg.views)])
-    view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight,
-                 cfg.center_views)
+    base_weight = np.mean(view_set.weights[: len(cfg.views)])
+    view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight, cfg.center_views)
     fused = view_set.fuse(edges, hop_weights)
     results, full = evaluate_fused(task, fused, cfg, timings, f"round{round_index}", adjacencies)
     _stage(report, f"+ self-training round {round_index}", {**results, **info}, time.time() - t)
@@ -288,6 +308,8 @@ def write_alignment(task: AlignmentTask, decoded: Decoded, path: str) -> str:
       if j < 0:
         f.write(f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t\t\t\t{margin:.6f}\t0\n")
         continue
-      f.write(f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t{task.kg2.uris[j]}\t{task.kg2.names[j]}\t"
-              f"{cosine[i * graph.num_cols + j]:.6f}\t{margin:.6f}\t{int((i, j) in confident)}\n")
+      f.write(
+        f"{task.kg1.uris[i]}\t{task.kg1.names[i]}\t{task.kg2.uris[j]}\t{task.kg2.names[j]}\t"
+        f"{cosine[i * graph.num_cols + j]:.6f}\t{margin:.6f}\t{int((i, j) in confident)}\n"
+      )
   return path

@@ -50,8 +50,15 @@ def missing_translations(task: AlignmentTask) -> tuple[int, int] | None:
   return task.kg1.num_missing_translations, task.kg2.num_missing_translations
 
 
-def view_matrices(task: AlignmentTask, spec: ViewSpec, cache_dir: str, seed: int = 0,
-                  literal_dim: int = 1024, given=None, encoder_kwargs: dict | None = None):
+def view_matrices(
+  task: AlignmentTask,
+  spec: ViewSpec,
+  cache_dir: str,
+  seed: int = 0,
+  literal_dim: int = 1024,
+  given=None,
+  encoder_kwargs: dict | None = None,
+):
   """One view of both KGs: ([n1, d], [n2, d]) float32 unit rows in local-index order."""
   if spec.encoder == "given":
     if given is None:
@@ -61,10 +68,10 @@ def view_matrices(task: AlignmentTask, spec: ViewSpec, cache_dir: str, seed: int
     missing = missing_translations(task)
     if missing is None:
       raise InputError(f"view {spec.name!r} needs translated names; this dataset has none")
-    logging.info("translated names missing for %d KG1 / %d KG2 entities (original name used)",
-                 *missing)
+    logging.info("translated names missing for %d KG1 / %d KG2 entities (original name used)", *missing)
   if spec.encoder == "literal":
     names1, names2 = kg_names(task.kg1, spec.source), kg_names(task.kg2, spec.source)
     return literal.literal_features(names1, names2, literal_dim, seed=seed)
-  return name_features(task, cache_dir, spec.encoder, spec.source,
-                       encoder_kwargs=encoder_kwargs, local_order=True)
+  return name_features(
+    task, cache_dir, spec.encoder, spec.source, encoder_kwargs=encoder_kwargs, local_order=True
+  )

@@ -39,8 +39,13 @@ def _read_translated(path: str, id_to_local: list[dict[int, int]], sizes: list[i
     raise InputError("expected a JSON list of [id, [tokens]] entries", path)
   out = [[""] * sizes[0], [""] * sizes[1]]
   for index, entry in enumerate(entries):
-    if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], int)
-        or not isinstance(entry[1], list) or not all(isinstance(t, str) for t in entry[1])):
+    if (
+      not isinstance(entry, list)
+      or len(entry) != 2
+      or not isinstance(entry[0], int)
+      or not isinstance(entry[1], list)
+      or not all(isinstance(t, str) for t in entry[1])
+    ):
       raise InputError(f"entry {index}: expected [id, [tokens]], got {json.dumps(entry)[:80]}", path)
     entity_id, tokens = entry
     for kg_index in (0, 1):
@@ -57,8 +62,9 @@ def _load_kg(directory: str, kg_number: int, rng: np.random.Generator):
   file_row_to_local[source_rows] = np.arange(len(ids))
   id_to_local = {entity_id: int(file_row_to_local[row]) for row, entity_id in enumerate(ids)}
   rel_to_local = {rel_id: i for i, rel_id in enumerate(rel_ids)}
-  triples = tsv.read_int_table(os.path.join(directory, f"triples_{kg_number}"), 3,
-                               [id_to_local, rel_to_local, id_to_local])
+  triples = tsv.read_int_table(
+    os.path.join(directory, f"triples_{kg_number}"), 3, [id_to_local, rel_to_local, id_to_local]
+  )
   if len(triples) == 0:
     raise InputError("no triples (empty graph)", os.path.join(directory, f"triples_{kg_number}"))
   uris = [uris_in_file_order[row] for row in source_rows]
@@ -66,8 +72,9 @@ def _load_kg(directory: str, kg_number: int, rng: np.random.Generator):
   return uris, rel_uris, triples, source_rows, id_to_local, source_ids
 
 
-def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3",
-                translations: bool = False) -> AlignmentTask:
+def load_dbp15k(
+  data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3", translations: bool = False
+) -> AlignmentTask:
   """Loads one DBP15K pair; entity indices are a seeded permutation of the file ids.
   translations: also read the machine-translated names (parsed only when asked for)."""
   directory = pair_dir(data_dir, pair)
@@ -80,16 +87,27 @@ def load_dbp15k(data_dir: str, pair: str, seed: int = 0, split: str = "jape_spli
   test = tsv.read_int_table(test_path, 2, id_maps)
   # Reported with the ids the files use (not local ones); line = row (the files have no blanks).
   file_ids = [part[5] for part in kg_parts]
-  check_one_to_one([(path, enumerate(zip(file_ids[0][links[:, 0]].tolist(),
-                                         file_ids[1][links[:, 1]].tolist()), start=1))
-                    for path, links in ((valid_path, valid), (test_path, test))])
+  check_one_to_one(
+    [
+      (path, enumerate(zip(file_ids[0][links[:, 0]].tolist(), file_ids[1][links[:, 1]].tolist()), start=1))
+      for path, links in ((valid_path, valid), (test_path, test))
+    ]
+  )
   translated = [None, None]
   json_path = os.path.join(directory, "names", f"translated_ent_name_dbp_{pair}.json")
   if translations:
     translated = _read_translated(json_path, id_maps, [len(p[0]) for p in kg_parts])
   kgs = []
   for (uris, rel_uris, triples, source_rows, _, source_ids), trans in zip(kg_parts, translated):
-    kgs.append(KnowledgeGraph(names=[name_from_uri(u) for u in uris], uris=uris, triples=triples,
-                              relation_names=rel_uris, source_rows=source_rows,
-                              source_ids=source_ids, translated_names=trans))
+    kgs.append(
+      KnowledgeGraph(
+        names=[name_from_uri(u) for u in uris],
+        uris=uris,
+        triples=triples,
+        relation_names=rel_uris,
+        source_rows=source_rows,
+        source_ids=source_ids,
+        translated_names=trans,
+      )
+    )
   return AlignmentTask(name=pair, kg1=kgs[0], kg2=kgs[1], valid_links=valid, test_links=test)

@@ -66,9 +66,11 @@ class AlignmentTask:
   test_links: np.ndarray
 
   def describe(self) -> str:
-    return (f"{self.name}: KG1 {self.kg1.num_entities} entities / {len(self.kg1.triples)} triples, "
-            f"KG2 {self.kg2.num_entities} entities / {len(self.kg2.triples)} triples, "
-            f"{len(self.valid_links)} validation + {len(self.test_links)} test links")
+    return (
+      f"{self.name}: KG1 {self.kg1.num_entities} entities / {len(self.kg1.triples)} triples, "
+      f"KG2 {self.kg2.num_entities} entities / {len(self.kg2.triples)} triples, "
+      f"{len(self.valid_links)} validation + {len(self.test_links)} test links"
+    )
 
 
 def check_one_to_one(tables) -> None:
@@ -80,7 +82,10 @@ def check_one_to_one(tables) -> None:
       for kg_index in (0, 1):
         if pair[kg_index] in seen[kg_index]:
           first_path, first_line = seen[kg_index][pair[kg_index]]
-          raise InputError(f"KG{kg_index + 1} entity {pair[kg_index]!r} linked twice (first at "
-                           f"{first_path}:{first_line}); gold links must be one-to-one",
-                           path, line_number)
+          raise InputError(
+            f"KG{kg_index + 1} entity {pair[kg_index]!r} linked twice (first at "
+            f"{first_path}:{first_line}); gold links must be one-to-one",
+            path,
+            line_number,
+          )
         seen[kg_index][pair[kg_index]] = (path, line_number)

@@ -15,8 +15,9 @@ def undirected_edges(triples: np.ndarray) -> np.ndarray:
   return np.unique(np.stack([src, dst], 1), axis=0).reshape(-1, 2)
 
 
-def neighbour_table(num_entities: int, triples: np.ndarray, num_slots: int,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_table(
+  num_entities: int, triples: np.ndarray, num_slots: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
   """Undirected 1-hop neighbourhoods.
 
   Args:

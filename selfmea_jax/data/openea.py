@@ -76,25 +76,34 @@ def _load_kg(directory: str, kg_number: int, linked: list[str], rng: np.random.G
   triples = np.array([[local_of[h], relation_of[r], local_of[t]] for _, (h, r, t) in rows], np.int32)
   local_uris = [uris[row] for row in source_rows]
   names = read_names(os.path.join(directory, f"names_{kg_number}"), local_of)
-  kg = KnowledgeGraph(names=[names.get(u) or name_from_uri(u) for u in local_uris], uris=local_uris,
-                      triples=triples, relation_names=relations, source_rows=source_rows,
-                      source_ids=source_rows.copy())
+  kg = KnowledgeGraph(
+    names=[names.get(u) or name_from_uri(u) for u in local_uris],
+    uris=local_uris,
+    triples=triples,
+    relation_names=relations,
+    source_rows=source_rows,
+    source_ids=source_rows.copy(),
+  )
   return kg, local_of
 
 
 def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> AlignmentTask:
   """Loads <directory> (see the module doc); ent_links is optional."""
   if not os.path.isdir(directory):
-    raise InputError("KG pair directory not found (expected rel_triples_1, rel_triples_2 and "
-                     "optionally ent_links)", directory)
+    raise InputError(
+      "KG pair directory not found (expected rel_triples_1, rel_triples_2 and optionally ent_links)",
+      directory,
+    )
   links_path = os.path.join(directory, "ent_links")
   links = read_links(links_path) if os.path.exists(links_path) else []
   rng = np.random.default_rng(seed)
-  (kg1, local1), (kg2, local2) = (_load_kg(directory, kg_number, [l[kg_number - 1] for l in links], rng)
-                                  for kg_number in (1, 2))
+  (kg1, local1), (kg2, local2) = (
+    _load_kg(directory, kg_number, [link[kg_number - 1] for link in links], rng) for kg_number in (1, 2)
+  )
   pairs = np.array([[local1[a], local2[b]] for a, b in links], np.int32).reshape(-1, 2)
   pairs = pairs[rng.permutation(len(pairs))]
-  num_valid = int(round(valid_fraction * len(pairs)))
+  num_valid = round(valid_fraction * len(pairs))
   name = os.path.basename(os.path.normpath(directory))
-  return AlignmentTask(name=name, kg1=kg1, kg2=kg2, valid_links=pairs[:num_valid],
-                       test_links=pairs[num_valid:])
+  return AlignmentTask(
+    name=name, kg1=kg1, kg2=kg2, valid_links=pairs[:num_valid], test_links=pairs[num_valid:]
+  )

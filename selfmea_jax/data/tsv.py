@@ -23,14 +23,16 @@ def read_rows(path: str, num_fields: int) -> list[tuple[int, list[str]]]:
       try:
         line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
       except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 (byte {e.start} of the line); re-save the file as UTF-8",
-                         path, line_number) from None
+        raise InputError(
+          f"not UTF-8 (byte {e.start} of the line); re-save the file as UTF-8", path, line_number
+        ) from None
       if not line.strip():
         continue
       fields = line.split("\t")
       if len(fields) != num_fields:
-        raise InputError(f"expected {num_fields} tab-separated fields, got {len(fields)}: {line[:80]!r}",
-                         path, line_number)
+        raise InputError(
+          f"expected {num_fields} tab-separated fields, got {len(fields)}: {line[:80]!r}", path, line_number
+        )
       rows.append((line_number, fields))
   return rows
 

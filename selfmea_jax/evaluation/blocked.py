@@ -48,9 +48,15 @@ def _merge_block(carry, queries, targets, target_scores, cand, cand_bias, cand_v
   return jax.lax.map(per_query_block, (carry, queries, targets, target_scores))
 
 
-def search(queries: np.ndarray, candidates: np.ndarray, targets: np.ndarray | None = None,
-           candidate_bias: np.ndarray | None = None, k: int = 10, query_block: int = 1024,
-           candidate_block: int = 8192):
+def search(
+  queries: np.ndarray,
+  candidates: np.ndarray,
+  targets: np.ndarray | None = None,
+  candidate_bias: np.ndarray | None = None,
+  k: int = 10,
+  query_block: int = 1024,
+  candidate_block: int = 8192,
+):
   """Top-k candidates and (if targets given) pessimistic target ranks.
 
   queries [Nq, E], candidates [Nc, E] (may be np.memmap), targets [Nq] candidate index.
@@ -71,15 +77,25 @@ def search(queries: np.ndarray, candidates: np.ndarray, targets: np.ndarray | No
   t_blocks = jnp.asarray(_pad_rows(tgt.astype(np.int32), bq, -1).reshape(shape))
   s_blocks = jnp.asarray(_pad_rows(target_scores.astype(np.float32), bq).reshape(shape))
   nb = q_blocks.shape[0]
-  carry = (jnp.full((nb, bq, k), -jnp.inf), jnp.full((nb, bq, k), -1, jnp.int32),
-           jnp.zeros((nb, bq), jnp.int32))
+  carry = (
+    jnp.full((nb, bq, k), -jnp.inf),
+    jnp.full((nb, bq, k), -1, jnp.int32),
+    jnp.zeros((nb, bq), jnp.int32),
+  )
   bc = min(candidate_block, nc)
   for start in range(0, nc, bc):
-    block = np.asarray(candidates[start:start + bc], np.float32)
+    block = np.asarray(candidates[start : start + bc], np.float32)
     valid = _pad_rows(np.ones(len(block), bool), bc, False)
-    carry = _merge_block(carry, q_blocks, t_blocks, s_blocks, jnp.asarray(_pad_rows(block, bc)),
-                         jnp.asarray(_pad_rows(bias[start:start + bc], bc)), jnp.asarray(valid),
-                         jnp.int32(start))
+    carry = _merge_block(
+      carry,
+      q_blocks,
+      t_blocks,
+      s_blocks,
+      jnp.asarray(_pad_rows(block, bc)),
+      jnp.asarray(_pad_rows(bias[start : start + bc], bc)),
+      jnp.asarray(valid),
+      jnp.int32(start),
+    )
   top_scores, top_ids, counts = (np.asarray(x).reshape((nb * bq,) + x.shape[2:])[:nq] for x in carry)
   ranks = counts + 1 if targets is not None else None
   return ranks, top_ids, top_scores

@@ -17,8 +17,7 @@ def jitted_apply(model):
   return _APPLY_CACHE[model]
 
 
-def encode_all(model, params, graph: GraphInputs, batch: int = 2048,
-               output: str = "joint") -> np.ndarray:
+def encode_all(model, params, graph: GraphInputs, batch: int = 2048, output: str = "joint") -> np.ndarray:
   """[n, E] embeddings of every entity of one KG, in fixed-shape batches of `batch` rows."""
   apply = jitted_apply(model)
   chunks = []
@@ -26,7 +25,7 @@ def encode_all(model, params, graph: GraphInputs, batch: int = 2048,
     ids = np.arange(start, min(start + batch, graph.num_entities))
     pad = batch - len(ids)  # keep one compiled shape
     out = apply(params, graph.gather(np.concatenate([ids, np.repeat(ids[-1:], pad)])))[output]
-    chunks.append(np.asarray(out)[:len(ids)])
+    chunks.append(np.asarray(out)[: len(ids)])
   return np.concatenate(chunks)
 
 

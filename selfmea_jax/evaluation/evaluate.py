@@ -20,9 +20,13 @@ def validation_links(config, task) -> np.ndarray:
 
 
 def _test_kwargs(config) -> dict:
-  return dict(scoring=config.eval.scoring, backend=config.eval.backend, csls_k=config.eval.csls_k,
-              sinkhorn_temperature=config.eval.sinkhorn_temperature,
-              sinkhorn_iterations=config.eval.sinkhorn_iterations)
+  return dict(
+    scoring=config.eval.scoring,
+    backend=config.eval.backend,
+    csls_k=config.eval.csls_k,
+    sinkhorn_temperature=config.eval.sinkhorn_temperature,
+    sinkhorn_iterations=config.eval.sinkhorn_iterations,
+  )
 
 
 def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dict:
@@ -31,8 +35,17 @@ def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dic
   results = {}
   valid = validation_links(config, task)
   if len(valid):
-    results.update(metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/",
-                                  scoring="cosine", backend=config.eval.backend))
+    results.update(
+      metrics.report(
+        emb1,
+        emb2,
+        valid,
+        conventions=("all",),
+        prefix="valid/",
+        scoring="cosine",
+        backend=config.eval.backend,
+      )
+    )
   if len(task.test_links):
     results.update(metrics.report(emb1, emb2, task.test_links, **_test_kwargs(config)))
   return results
@@ -48,11 +61,15 @@ def names_only_report(config, task, inputs) -> dict:
   """The test report of the raw name embeddings (the baseline the encoder must beat)."""
   if not len(task.test_links):
     return {}
-  return metrics.report(inputs[0].name_matrix(), inputs[1].name_matrix(), task.test_links,
-                        **_test_kwargs(config))
+  return metrics.report(
+    inputs[0].name_matrix(), inputs[1].name_matrix(), task.test_links, **_test_kwargs(config)
+  )
 
 
 def format_results(results: dict) -> str:
   """'all/h1=0.9000 test/h1=...' for the log (test metrics and other slash keys)."""
-  return " ".join(f"{k}={v:.4f}" for k, v in sorted(results.items())
-                  if "/" in k and not k.startswith("valid/") and isinstance(v, float))
+  return " ".join(
+    f"{k}={v:.4f}"
+    for k, v in sorted(results.items())
+    if "/" in k and not k.startswith("valid/") and isinstance(v, float)
+  )

@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def search(queries: np.ndarray, candidates: np.ndarray, targets: np.ndarray | None = None,
-           candidate_bias: np.ndarray | None = None, k: int = 10, rank_depth: int = 100):
+def search(
+  queries: np.ndarray,
+  candidates: np.ndarray,
+  targets: np.ndarray | None = None,
+  candidate_bias: np.ndarray | None = None,
+  k: int = 10,
+  rank_depth: int = 100,
+):
   """Same contract as blocked.search; ranks beyond rank_depth are reported as rank_depth + 1.
 
   The candidate bias (CSLS) is folded in as an extra dimension: [c ; -bias] . [q ; 1].
   """
   import faiss  # pylint: disable=import-outside-toplevel
+
   q = np.ascontiguousarray(queries, np.float32)
   c = np.ascontiguousarray(candidates, np.float32)
   if candidate_bias is not None:

@@ -19,8 +19,11 @@ BACKENDS = ("jax", "faiss")
 
 def rank_metrics(ranks: np.ndarray) -> dict[str, float]:
   ranks = np.asarray(ranks, np.float64)
-  return {"h1": float(np.mean(ranks <= 1)), "h10": float(np.mean(ranks <= 10)),
-          "mrr": float(np.mean(1.0 / ranks))}
+  return {
+    "h1": float(np.mean(ranks <= 1)),
+    "h10": float(np.mean(ranks <= 10)),
+    "mrr": float(np.mean(1.0 / ranks)),
+  }
 
 
 def _search_fn(backend: str):
@@ -29,9 +32,17 @@ def _search_fn(backend: str):
   return blocked.search if backend == "jax" else faiss_search.search
 
 
-def rank_candidates(queries: np.ndarray, candidates: np.ndarray, targets: np.ndarray,
-                    scoring: str = "cosine", backend: str = "jax", csls_k: int = 10,
-                    k: int = 10, sinkhorn_temperature: float = 0.02, sinkhorn_iterations: int = 10):
+def rank_candidates(
+  queries: np.ndarray,
+  candidates: np.ndarray,
+  targets: np.ndarray,
+  scoring: str = "cosine",
+  backend: str = "jax",
+  csls_k: int = 10,
+  k: int = 10,
+  sinkhorn_temperature: float = 0.02,
+  sinkhorn_iterations: int = 10,
+):
   """Returns (ranks [Nq], top_ids [Nq, k] candidate positions, top_scores [Nq, k])."""
   if scoring == "sinkhorn":
     scores = sinkhorn.sinkhorn_scores(queries, candidates, sinkhorn_temperature, sinkhorn_iterations)
@@ -45,8 +56,9 @@ def rank_candidates(queries: np.ndarray, candidates: np.ndarray, targets: np.nda
   return search(queries, candidates, targets, candidate_bias=bias, k=k)
 
 
-def evaluate(emb1: np.ndarray, emb2: np.ndarray, links: np.ndarray, convention: str = "test",
-             **kwargs) -> dict[str, float]:
+def evaluate(
+  emb1: np.ndarray, emb2: np.ndarray, links: np.ndarray, convention: str = "test", **kwargs
+) -> dict[str, float]:
   """emb1 [n1, E], emb2 [n2, E], links [k, 2] -> {'h1', 'h10', 'mrr'}."""
   if convention == "test":
     candidates, targets = emb2[links[:, 1]], np.arange(len(links))
@@ -58,8 +70,9 @@ def evaluate(emb1: np.ndarray, emb2: np.ndarray, links: np.ndarray, convention: 
   return rank_metrics(ranks)
 
 
-def report(emb1: np.ndarray, emb2: np.ndarray, links: np.ndarray,
-           conventions=CONVENTIONS, prefix: str = "", **kwargs) -> dict[str, float]:
+def report(
+  emb1: np.ndarray, emb2: np.ndarray, links: np.ndarray, conventions=CONVENTIONS, prefix: str = "", **kwargs
+) -> dict[str, float]:
   """{'<prefix><convention>/<metric>': value} for each convention."""
   out = {}
   for convention in conventions:

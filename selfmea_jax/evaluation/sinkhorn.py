@@ -17,18 +17,23 @@ MAX_ENTRIES = 400_000_000  # ~1.6 GB of float32
 @functools.partial(jax.jit, static_argnames=("iterations",))
 def _sinkhorn_log(scores, temperature, iterations):
   log_p = scores / temperature
+
   def body(_, log_p):
     log_p = log_p - jax.nn.logsumexp(log_p, axis=1, keepdims=True)
     return log_p - jax.nn.logsumexp(log_p, axis=0, keepdims=True)
+
   return jax.lax.fori_loop(0, iterations, body, log_p)
 
 
-def sinkhorn_scores(queries: np.ndarray, candidates: np.ndarray, temperature: float = 0.02,
-                    iterations: int = 10) -> np.ndarray:
+def sinkhorn_scores(
+  queries: np.ndarray, candidates: np.ndarray, temperature: float = 0.02, iterations: int = 10
+) -> np.ndarray:
   """[Nq, E], [Nc, E] -> [Nq, Nc] log transport plan (higher = more likely matched)."""
   if len(queries) * len(candidates) > MAX_ENTRIES:
-    raise InputError(f"Sinkhorn decoding needs the dense {len(queries)} x {len(candidates)} matrix; "
-                     f"over the {MAX_ENTRIES:,}-entry limit. Use eval.decoding='greedy' or 'csls'.")
+    raise InputError(
+      f"Sinkhorn decoding needs the dense {len(queries)} x {len(candidates)} matrix; "
+      f"over the {MAX_ENTRIES:,}-entry limit. Use eval.decoding='greedy' or 'csls'."
+    )
   scores = jnp.asarray(queries, jnp.float32) @ jnp.asarray(candidates, jnp.float32).T
   return np.asarray(_sinkhorn_log(scores, temperature, iterations))
 

@@ -34,8 +34,12 @@ def save_features(stem: str, features: np.ndarray, manifest: dict) -> None:
   tmp = stem + ".tmp.npy"
   np.save(tmp, features)
   os.replace(tmp, stem + ".npy")
-  manifest = dict(manifest, shape=list(features.shape), dtype=str(features.dtype),
-                  created=time.strftime("%Y-%m-%d %H:%M:%S"))
+  manifest = dict(
+    manifest,
+    shape=list(features.shape),
+    dtype=str(features.dtype),
+    created=time.strftime("%Y-%m-%d %H:%M:%S"),
+  )
   with open(stem + ".json.tmp", "w", encoding="utf-8") as f:
     json.dump(manifest, f, indent=1)
   os.replace(stem + ".json.tmp", stem + ".json")
@@ -52,8 +56,11 @@ def load_features(stem: str, expected: dict | None = None, mmap: bool = True) ->
     manifest = json.load(f)
   for key, value in (expected or {}).items():
     if manifest.get(key) != value:
-      raise InputError(f"stale feature cache: {key}={manifest.get(key)!r}, expected {value!r}; "
-                       "delete it or choose another cache_dir", stem + ".json")
+      raise InputError(
+        f"stale feature cache: {key}={manifest.get(key)!r}, expected {value!r}; "
+        "delete it or choose another cache_dir",
+        stem + ".json",
+      )
   features = np.load(stem + ".npy", mmap_mode="r" if mmap else None)
   check_finite(features, stem + ".npy")
   return features
@@ -62,7 +69,10 @@ def load_features(stem: str, expected: dict | None = None, mmap: bool = True) ->
 def check_finite(features: np.ndarray, path: str, chunk: int = 65536) -> None:
   """Raises InputError naming the first row with a NaN/Inf (reads the array in chunks)."""
   for start in range(0, len(features), chunk):
-    bad = ~np.isfinite(np.asarray(features[start:start + chunk])).all(axis=tuple(range(1, features.ndim)))
+    bad = ~np.isfinite(np.asarray(features[start : start + chunk])).all(axis=tuple(range(1, features.ndim)))
     if bad.any():
-      raise InputError(f"non-finite value (NaN or Inf) in row {start + int(np.argmax(bad))}; "
-                       "delete the cache to recompute it", path)
+      raise InputError(
+        f"non-finite value (NaN or Inf) in row {start + int(np.argmax(bad))}; "
+        "delete the cache to recompute it",
+        path,
+      )

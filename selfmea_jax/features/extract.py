@@ -1,6 +1,6 @@
 """Precompute and cache the name embeddings a config needs.
 
-  python -m selfmea_jax.features.extract --config=configs/ja_en.py [--config.data.name_encoder=e5]
+python -m selfmea_jax.features.extract --config=configs/ja_en.py [--config.data.name_encoder=e5]
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ _CONFIG = config_flags.DEFINE_config_file("config", "configs/ja_en.py", "Experim
 def extract(config) -> None:
   task = input_pipeline.load_real_task(config)
   kwargs = name_encoder_kwargs(config, config.data.name_encoder)
-  emb1, emb2 = name_features(task, config.data.cache_dir, config.data.name_encoder,
-                             config.data.name_source, encoder_kwargs=kwargs)
-  print(f"{task.name}: {config.data.name_encoder} embeddings {emb1.shape} / {emb2.shape} "
-        f"cached under {config.data.cache_dir}/{task.name}/")
+  emb1, emb2 = name_features(
+    task, config.data.cache_dir, config.data.name_encoder, config.data.name_source, encoder_kwargs=kwargs
+  )
+  print(
+    f"{task.name}: {config.data.name_encoder} embeddings {emb1.shape} / {emb2.shape} "
+    f"cached under {config.data.cache_dir}/{task.name}/"
+  )
 
 
 def main(argv):

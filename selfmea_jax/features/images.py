@@ -33,8 +33,7 @@ def read_image_table(path: str) -> dict[int, np.ndarray]:
         table = pickle.load(f)
       return _finite({int(k): np.asarray(v, np.float32).reshape(-1) for k, v in table.items()}, path)
     data = np.load(path)
-    return _finite({int(i): np.asarray(v, np.float32) for i, v in zip(data["ids"], data["features"])},
-                   path)
+    return _finite({int(i): np.asarray(v, np.float32) for i, v in zip(data["ids"], data["features"])}, path)
   except (pickle.UnpicklingError, KeyError, ValueError, AttributeError, EOFError) as e:
     raise InputError(f"cannot read image features ({type(e).__name__}: {e})", path) from None
 

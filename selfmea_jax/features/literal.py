@@ -9,7 +9,7 @@ dot products approximate the TF-IDF cosines.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -18,14 +18,20 @@ from sklearn.random_projection import SparseRandomProjection
 from selfmea_jax.features.text_encoders import l2_normalise
 
 
-def literal_features(names1: Sequence[str], names2: Sequence[str], dim: int = 1024,
-                     ngram_range: tuple[int, int] = (2, 3), seed: int = 0):
+def literal_features(
+  names1: Sequence[str],
+  names2: Sequence[str],
+  dim: int = 1024,
+  ngram_range: tuple[int, int] = (2, 3),
+  seed: int = 0,
+):
   """Names of KG1 [n1] and KG2 [n2] -> ([n1, dim], [n2, dim]) float32 unit rows.
 
   A name with no n-gram (empty) gets a zero row: it is similar to nothing.
   """
-  vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(ngram_range),
-                               lowercase=True, sublinear_tf=True, dtype=np.float32)
+  vectoriser = TfidfVectorizer(
+    analyzer="char_wb", ngram_range=tuple(ngram_range), lowercase=True, sublinear_tf=True, dtype=np.float32
+  )
   vectoriser.fit(list(names1) + list(names2))
   sparse = [vectoriser.transform(list(names)) for names in (names1, names2)]
   vocab = sparse[0].shape[1]

@@ -21,8 +21,9 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
       raise InputError("name_source='translated' but this dataset has no translated names")
     missing = kg.num_missing_translations
     if missing:
-      logging.info("%d of %d entities have no translated name; their original name is used",
-                   missing, kg.num_entities)
+      logging.info(
+        "%d of %d entities have no translated name; their original name is used", missing, kg.num_entities
+      )
     return [t or n for t, n in zip(kg.translated_names, kg.names)]
   raise InputError(f"unknown name source {source!r}; choose one of {NAME_SOURCES}")
 
@@ -39,9 +40,15 @@ def to_file_order(values: list[str], source_rows: np.ndarray) -> list[str]:
   return out
 
 
-def name_features(task: AlignmentTask, cache_dir: str, encoder: str, source: str = "uri",
-                  batch_size: int = 256, encoder_kwargs: dict | None = None,
-                  local_order: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def name_features(
+  task: AlignmentTask,
+  cache_dir: str,
+  encoder: str,
+  source: str = "uri",
+  batch_size: int = 256,
+  encoder_kwargs: dict | None = None,
+  local_order: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
   """Unit-norm name embeddings of both KGs, computed once and cached on disk.
 
   local_order=True returns in-memory [n_k, d] arrays in local-index order; False returns
@@ -56,8 +63,9 @@ def name_features(task: AlignmentTask, cache_dir: str, encoder: str, source: str
     features = cache.load_features(stem, expected)
     if features is None:
       make = make or text_encoders.make_encoder(encoder, **(encoder_kwargs or {}))
-      features = text_encoders.encode_in_batches(make, names, batch_size,
-                                                 desc=f"{encoder} names KG{kg_number}")
+      features = text_encoders.encode_in_batches(
+        make, names, batch_size, desc=f"{encoder} names KG{kg_number}"
+      )
       cache.save_features(stem, features, expected)
     out.append(np.asarray(features[kg.source_rows]) if local_order else features)
   return out[0], out[1]

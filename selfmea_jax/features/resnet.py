@@ -38,6 +38,7 @@ def list_images(directory: str) -> list[tuple[int, str]]:
 def load_resnet(model_path: str):
   """(image processor, FlaxResNetModel) from a local directory or a hub name."""
   from transformers import AutoImageProcessor, FlaxResNetModel  # pylint: disable=import-outside-toplevel
+
   try:
     return AutoImageProcessor.from_pretrained(model_path), FlaxResNetModel.from_pretrained(model_path)
   except (OSError, ValueError) as e:
@@ -47,10 +48,11 @@ def load_resnet(model_path: str):
 def extract_features(paths: list[str], processor, model, batch_size: int = 32) -> np.ndarray:
   """[n] image paths -> [n, C] pooled ResNet features (C = 2048 for ResNet-152)."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
+
   chunks = []
   for start in tqdm(range(0, len(paths), batch_size), desc="resnet", unit="batch"):
     batch = []
-    for path in paths[start:start + batch_size]:
+    for path in paths[start : start + batch_size]:
       try:
         with Image.open(path) as image:
           batch.append(image.convert("RGB"))

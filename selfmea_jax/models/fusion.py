@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import flax.linen as nn
 import jax
@@ -31,11 +31,15 @@ class EntityEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, inputs: Mapping[str, jax.Array], deterministic: bool = True):
-    out = {GRAPH: SelfKGEncoder(self.dropout_rate, self.identity_init, self.neighbour_scale,
-                                name="selfkg")(inputs["neighbours"], inputs["mask"], deterministic)}
+    out = {
+      GRAPH: SelfKGEncoder(self.dropout_rate, self.identity_init, self.neighbour_scale, name="selfkg")(
+        inputs["neighbours"], inputs["mask"], deterministic
+      )
+    }
     for modality in self.extra_modalities:
-      out[modality] = l2_normalise(nn.Dense(self.projection_dim, name=f"{modality}_projection")(
-          inputs[modality]))
+      out[modality] = l2_normalise(
+        nn.Dense(self.projection_dim, name=f"{modality}_projection")(inputs[modality])
+      )
     names = (GRAPH,) + tuple(self.extra_modalities)
     if len(names) == 1:
       out["joint"] = out[GRAPH]

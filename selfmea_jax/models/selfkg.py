@@ -29,9 +29,13 @@ class SelfKGEncoder(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool = True) -> jax.Array:
     dim = x.shape[-1]
-    neighbourhood = CentreGraphAttention(dim, self.dropout_rate, self.identity_init,
-                                         name="attention")(x, mask, deterministic)
+    neighbourhood = CentreGraphAttention(dim, self.dropout_rate, self.identity_init, name="attention")(
+      x, mask, deterministic
+    )
     combined = jnp.concatenate([x[:, 0], l2_normalise(neighbourhood)], axis=-1)
-    kernel_init = (initializers.stacked_identity_kernel((1.0, self.neighbour_scale))
-                   if self.identity_init else nn.initializers.lecun_normal())
+    kernel_init = (
+      initializers.stacked_identity_kernel((1.0, self.neighbour_scale))
+      if self.identity_init
+      else nn.initializers.lecun_normal()
+    )
     return l2_normalise(nn.Dense(dim, kernel_init=kernel_init, name="combine")(combined))

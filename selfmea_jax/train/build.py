@@ -19,9 +19,13 @@ from selfmea_jax.train.step import LossConfig
 
 def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
   """The entity encoder over the graph/name channel plus `modalities` (extra ones)."""
-  return EntityEncoder(extra_modalities=modalities, projection_dim=config.model.projection_dim,
-                       dropout_rate=config.model.dropout, identity_init=config.model.identity_init,
-                       neighbour_scale=config.model.neighbour_scale)
+  return EntityEncoder(
+    extra_modalities=modalities,
+    projection_dim=config.model.projection_dim,
+    dropout_rate=config.model.dropout,
+    identity_init=config.model.identity_init,
+    neighbour_scale=config.model.neighbour_scale,
+  )
 
 
 def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
@@ -36,10 +40,15 @@ def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
 def loss_config(config) -> LossConfig:
   """The loss settings of config.train (hashable: a static argument of the jitted step)."""
   t = config.train
-  return LossConfig(temperature=t.temperature, momentum=t.momentum, nca_weight=t.nca_weight,
-                    contrastive_output=t.contrastive_output,
-                    nca_alpha=tuple(sorted(t.nca_alpha.to_dict().items())),
-                    nca_beta=t.nca_beta, nca_margin=t.nca_margin)
+  return LossConfig(
+    temperature=t.temperature,
+    momentum=t.momentum,
+    nca_weight=t.nca_weight,
+    contrastive_output=t.contrastive_output,
+    nca_alpha=tuple(sorted(t.nca_alpha.to_dict().items())),
+    nca_beta=t.nca_beta,
+    nca_margin=t.nca_margin,
+  )
 
 
 def init_state(config, model, tx, inputs: tuple[GraphInputs, GraphInputs]) -> TrainState:
@@ -51,7 +60,8 @@ def init_state(config, model, tx, inputs: tuple[GraphInputs, GraphInputs]) -> Tr
   queues = []
   for kg_index, graph in enumerate(inputs):
     ids = rng_streams.queue_init(config.seed, kg_index).choice(
-        graph.num_entities, queue_len, replace=queue_len > graph.num_entities)
+      graph.num_entities, queue_len, replace=queue_len > graph.num_entities
+    )
     queues.append(jitted_apply(model)(params, graph.gather(ids))[config.train.contrastive_output])
   return create_state(params, tx, jnp.stack(queues), state_rng)
 

@@ -14,8 +14,9 @@ from selfmea_jax.train.run_state import RunState, record_evaluation
 
 
 def iterate_due(config, epoch: int) -> bool:
-  return (config.train.iterative and config.train.nca_weight > 0
-          and epoch % config.train.iterate_every_epochs == 0)
+  return (
+    config.train.iterative and config.train.nca_weight > 0 and epoch % config.train.iterate_every_epochs == 0
+  )
 
 
 def grow_seeds(config, run: RunState, emb1, emb2, task) -> tuple[RunState, dict]:
@@ -31,19 +32,19 @@ def grow_seeds(config, run: RunState, emb1, emb2, task) -> tuple[RunState, dict]
   return dataclasses.replace(run, seeds=seeds, streaks=streaks), info
 
 
-def end_of_epoch(config, model, params, task, inputs, run: RunState, epoch: int,
-                 step: int) -> tuple[RunState, dict]:
+def end_of_epoch(
+  config, model, params, task, inputs, run: RunState, epoch: int, step: int
+) -> tuple[RunState, dict]:
   """Evaluates `params`, grows the pseudo-seeds when due, keeps the best parameters.
   Returns (new run state, the epoch's report)."""
   results, (emb1, emb2) = evaluate_params(config, model, params, task, inputs)
   results.update({"epoch": epoch, "step": step})
-  results.update({f"fusion/{m}": w
-                  for m, w in modality_weights(params, model.extra_modalities).items()})
+  results.update({f"fusion/{m}": w for m, w in modality_weights(params, model.extra_modalities).items()})
   if iterate_due(config, epoch):
     run, info = grow_seeds(config, run, emb1, emb2, task)
     results.update(info)
-  logging.info("epoch %d: valid MRR %.4f | %s", epoch, results.get(VALID_KEY, float("nan")),
-               format_results(results))
-  run = record_evaluation(run, results, VALID_KEY, epoch, params, (emb1, emb2),
-                          config.eval.select_best)
+  logging.info(
+    "epoch %d: valid MRR %.4f | %s", epoch, results.get(VALID_KEY, float("nan")), format_results(results)
+  )
+  run = record_evaluation(run, results, VALID_KEY, epoch, params, (emb1, emb2), config.eval.select_best)
   return run, results

@@ -23,8 +23,7 @@ from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
 from selfmea_jax.evaluation.encode import encode_pair
-from selfmea_jax.evaluation.evaluate import (VALID_KEY, evaluate_params, format_results,
-                                             names_only_report)
+from selfmea_jax.evaluation.evaluate import VALID_KEY, evaluate_params, format_results, names_only_report
 from selfmea_jax.metric_writers import IntervalMeans, MetricWriter, flatten_config
 from selfmea_jax.models.fusion import EntityEncoder
 from selfmea_jax.train import build, pseudo_seeds, sharding
@@ -35,6 +34,7 @@ from selfmea_jax.train.run_state import RunState, from_checkpoint, to_host
 @dataclasses.dataclass(frozen=True)
 class TrainOutcome:
   """What a finished training run hands on: its results and the selected encoder."""
+
   results: dict
   model: EntityEncoder
   best_params: Any
@@ -66,8 +66,12 @@ def initial_seeds(config, task, inputs, model, params, given: np.ndarray | None 
   if given is None:
     seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
   known = pseudo_seeds.gold_precision(seeds, task)
-  logging.info("initial pseudo-seeds from %s: %d (precision %s, reporting only)", source,
-               len(seeds), "unknown" if known is None else f"{known:.3f}")
+  logging.info(
+    "initial pseudo-seeds from %s: %d (precision %s, reporting only)",
+    source,
+    len(seeds),
+    "unknown" if known is None else f"{known:.3f}",
+  )
   return seeds
 
 
@@ -77,10 +81,16 @@ def fresh_run_state(config, task, inputs, model, params, given_seeds=None) -> Ru
   untrained, embeddings = evaluate_params(config, model, params, task, inputs)
   logging.info("names only: %s", format_results(baseline))
   logging.info("untrained encoder: %s", format_results(untrained))
-  return RunState(seeds=initial_seeds(config, task, inputs, model, params, given_seeds),
-                  streaks=np.zeros((0, 3), np.int32), best_params=to_host(params),
-                  best_valid=untrained.get(VALID_KEY, -1.0), best_results=untrained,
-                  names_only=baseline, untrained=untrained, best_embeddings=embeddings)
+  return RunState(
+    seeds=initial_seeds(config, task, inputs, model, params, given_seeds),
+    streaks=np.zeros((0, 3), np.int32),
+    best_params=to_host(params),
+    best_valid=untrained.get(VALID_KEY, -1.0),
+    best_results=untrained,
+    names_only=baseline,
+    untrained=untrained,
+    best_embeddings=embeddings,
+  )
 
 
 class Checkpointer:
@@ -126,8 +136,11 @@ def _epoch_end_due(config, done: int, per_epoch: int) -> bool:
 
 def _check_finite(scalars: dict, first: int, last: int, workdir: str) -> None:
   if not np.isfinite(scalars["loss"]):
-    raise InputError(f"training diverged: the loss is {scalars['loss']} in steps {first}-{last} "
-                     "(try a lower train.learning_rate); the last checkpoint is kept", workdir)
+    raise InputError(
+      f"training diverged: the loss is {scalars['loss']} in steps {first}-{last} "
+      "(try a lower train.learning_rate); the last checkpoint is kept",
+      workdir,
+    )
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -151,8 +164,12 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
     logging.info("data parallel over %d devices", mesh.size)
   abstract = build.abstract_state(config, model, tx, inputs)
   checkpointer = Checkpointer(workdir, config.train.keep_checkpoints)
-  restored = checkpointer.restore({"state": sharding.with_sharding(abstract, mesh),
-                                   "best_params": sharding.with_sharding(abstract.params, mesh)})
+  restored = checkpointer.restore(
+    {
+      "state": sharding.with_sharding(abstract, mesh),
+      "best_params": sharding.with_sharding(abstract.params, mesh),
+    }
+  )
   if restored is not None:
     start, arrays, meta = restored
     state, run = arrays["state"], from_checkpoint(arrays["best_params"], meta)
@@ -167,17 +184,27 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
     writer.write_scalars(0, {"epoch": 0, **run.untrained})
   step_fn = sharding.make_train_step(model, tx, build.loss_config(config), mesh)
   started = time.time()
-  progress = tqdm(range(start, total_steps), initial=start, total=total_steps, desc="training",
-                  unit="step", disable=None)
+  progress = tqdm(
+    range(start, total_steps), initial=start, total=total_steps, desc="training", unit="step", disable=None
+  )
   means, interval_start, interval_time = IntervalMeans(), start, time.time()
   try:
     if _epoch_end_due(config, start, per_epoch) and not run.evaluated(start // per_epoch):
-      run, results = end_of_epoch(config, model, state.params, task, inputs, run,  # cut short
-                                  start // per_epoch, start)                      # before: redo
+      run, results = end_of_epoch(
+        config,
+        model,
+        state.params,
+        task,
+        inputs,
+        run,  # cut short
+        start // per_epoch,
+        start,
+      )  # before: redo
       writer.write_scalars(start, results)
     for step in progress:
-      state, step_metrics = step_fn(state, input_pipeline.make_batch(config, inputs, step,
-                                                                     per_epoch, run.seeds))
+      state, step_metrics = step_fn(
+        state, input_pipeline.make_batch(config, inputs, step, per_epoch, run.seeds)
+      )
       means.add(step_metrics)
       done = step + 1
       if done % config.train.log_every_steps == 0:
@@ -188,8 +215,7 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
         progress.set_postfix(loss=f"{scalars['loss']:.4f}")
         writer.write_scalars(done, scalars)
       if _epoch_end_due(config, done, per_epoch):
-        run, results = end_of_epoch(config, model, state.params, task, inputs, run,
-                                    done // per_epoch, done)
+        run, results = end_of_epoch(config, model, state.params, task, inputs, run, done // per_epoch, done)
         writer.write_scalars(done, results)
       if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
         checkpointer.save(done, state, run)
@@ -201,17 +227,25 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
     if checkpointer.saved_step < 0:
       logging.warning("interrupted before the first step completed; nothing to keep")
     else:
-      logging.warning("interrupted: checkpoint at step %d in %s; rerun the same command to "
-                      "resume", checkpointer.saved_step, workdir)
+      logging.warning(
+        "interrupted: checkpoint at step %d in %s; rerun the same command to resume",
+        checkpointer.saved_step,
+        workdir,
+      )
     raise
   finally:
     progress.close()
     writer.close()
     checkpointer.close()
-  final = {"names_only": run.names_only, "untrained": run.untrained,
-           "best_epoch": run.best_epoch, "best": run.best_results,
-           "last": run.history[-1] if run.history else {},
-           "train_seconds_this_run": time.time() - started, "modalities": list(modalities)}
+  final = {
+    "names_only": run.names_only,
+    "untrained": run.untrained,
+    "best_epoch": run.best_epoch,
+    "best": run.best_results,
+    "last": run.history[-1] if run.history else {},
+    "train_seconds_this_run": time.time() - started,
+    "modalities": list(modalities),
+  }
   with open(os.path.join(workdir, "results.json"), "w", encoding="utf-8") as f:
     json.dump(final, f, indent=1)
   plots.plot_curves(workdir)

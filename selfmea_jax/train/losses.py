@@ -22,12 +22,16 @@ def queue_infonce(queries: jax.Array, keys: jax.Array, queue: jax.Array, tempera
 def _log1p_sum_exp(x: jax.Array, where: jax.Array, axis: int) -> jax.Array:
   """log(1 + sum_j where_j * exp(x_j)) along `axis`, stable (a zero logit joins the sum)."""
   zeros = jnp.zeros_like(jnp.take(x, jnp.array([0]), axis=axis))
-  return jax.nn.logsumexp(jnp.concatenate([zeros, x], axis), axis=axis,
-                          where=jnp.concatenate([jnp.ones_like(zeros, bool), where], axis))
+  return jax.nn.logsumexp(
+    jnp.concatenate([zeros, x], axis),
+    axis=axis,
+    where=jnp.concatenate([jnp.ones_like(zeros, bool), where], axis),
+  )
 
 
-def nca_loss(left: jax.Array, right: jax.Array, weights: jax.Array, alpha: float, beta: float,
-             margin: float = 0.5) -> jax.Array:
+def nca_loss(
+  left: jax.Array, right: jax.Array, weights: jax.Array, alpha: float, beta: float, margin: float = 0.5
+) -> jax.Array:
   """NCA / multi-similarity loss on aligned pairs (EVA's NCA, in MS-loss form).
 
   left, right: [S, E] unit embeddings of seed pairs (row i aligned to row i);

@@ -20,7 +20,7 @@ def mutual_nearest_neighbours(emb1: np.ndarray, emb2: np.ndarray, keep_fraction:
   margin = (scores[:, 0] - scores[:, 1])[mutual]
   pairs = np.stack([left[mutual], right[mutual]], axis=1).astype(np.int32)
   order = np.argsort(-margin, kind="stable")
-  return pairs[order[:int(np.ceil(keep_fraction * len(pairs)))]]
+  return pairs[order[: int(np.ceil(keep_fraction * len(pairs)))]]
 
 
 def confirm(streaks: np.ndarray, proposals: np.ndarray, window: int):
@@ -31,7 +31,9 @@ def confirm(streaks: np.ndarray, proposals: np.ndarray, window: int):
   """
   previous = {(int(i), int(j)): int(c) for i, j, c in streaks}
   counts = np.array([previous.get((int(i), int(j)), 0) + 1 for i, j in proposals], np.int32)
-  new_streaks = np.concatenate([proposals, counts[:, None]], 1) if len(proposals) else np.zeros((0, 3), np.int32)
+  new_streaks = (
+    np.concatenate([proposals, counts[:, None]], 1) if len(proposals) else np.zeros((0, 3), np.int32)
+  )
   return new_streaks.astype(np.int32), proposals[counts >= window]
 
 
@@ -41,7 +43,9 @@ def merge_one_to_one(seeds: np.ndarray, new_pairs: np.ndarray) -> np.ndarray:
   added = []
   for i, j in new_pairs.tolist():
     if i not in used1 and j not in used2:
-      added.append((i, j)); used1.add(i); used2.add(j)
+      added.append((i, j))
+      used1.add(i)
+      used2.add(j)
   if not added:
     return seeds
   return np.concatenate([seeds, np.asarray(added, np.int32)], axis=0)

@@ -37,10 +37,16 @@ class RunState:
 
   def checkpoint_items(self) -> tuple[Any, dict]:
     """(best_params, JSON-able meta): what a checkpoint stores besides the train state."""
-    meta = {"seeds": self.seeds.tolist(), "streaks": self.streaks.tolist(),
-            "best_valid": self.best_valid, "best_epoch": self.best_epoch,
-            "best_results": self.best_results, "history": list(self.history),
-            "names_only": self.names_only, "untrained": self.untrained}
+    meta = {
+      "seeds": self.seeds.tolist(),
+      "streaks": self.streaks.tolist(),
+      "best_valid": self.best_valid,
+      "best_epoch": self.best_epoch,
+      "best_results": self.best_results,
+      "history": list(self.history),
+      "names_only": self.names_only,
+      "untrained": self.untrained,
+    }
     return self.best_params, meta
 
   def evaluated(self, epoch: int) -> bool:
@@ -49,22 +55,33 @@ class RunState:
 
 
 def from_checkpoint(best_params, meta: dict) -> RunState:
-  return RunState(seeds=np.asarray(meta["seeds"], np.int32).reshape(-1, 2),
-                  streaks=np.asarray(meta["streaks"], np.int32).reshape(-1, 3),
-                  best_params=to_host(best_params), best_valid=meta["best_valid"],
-                  best_epoch=meta["best_epoch"], best_results=meta["best_results"],
-                  history=tuple(meta["history"]), names_only=meta.get("names_only", {}),
-                  untrained=meta.get("untrained", {}))
+  return RunState(
+    seeds=np.asarray(meta["seeds"], np.int32).reshape(-1, 2),
+    streaks=np.asarray(meta["streaks"], np.int32).reshape(-1, 3),
+    best_params=to_host(best_params),
+    best_valid=meta["best_valid"],
+    best_epoch=meta["best_epoch"],
+    best_results=meta["best_results"],
+    history=tuple(meta["history"]),
+    names_only=meta.get("names_only", {}),
+    untrained=meta.get("untrained", {}),
+  )
 
 
-def record_evaluation(run: RunState, results: dict, valid_key: str, epoch: int, params,
-                      embeddings, select_best: bool = True) -> RunState:
+def record_evaluation(
+  run: RunState, results: dict, valid_key: str, epoch: int, params, embeddings, select_best: bool = True
+) -> RunState:
   """Appends `results` to the history and keeps `params` (with their embeddings) as the best
   when their validation score is higher, when there is no validation, or when selection is
   off (the last epoch is then reported)."""
   run = dataclasses.replace(run, history=run.history + (results,))
   if valid_key in results and results[valid_key] <= run.best_valid and select_best:
     return run
-  return dataclasses.replace(run, best_valid=results.get(valid_key, -1.0), best_epoch=epoch,
-                             best_results=results, best_params=to_host(params),
-                             best_embeddings=embeddings)
+  return dataclasses.replace(
+    run,
+    best_valid=results.get(valid_key, -1.0),
+    best_epoch=epoch,
+    best_results=results,
+    best_params=to_host(params),
+    best_embeddings=embeddings,
+  )

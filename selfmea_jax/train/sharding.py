@@ -10,7 +10,8 @@ computes what it computes on one.
 from __future__ import annotations
 
 import jax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 import numpy as np
 
 from selfmea_jax.errors import InputError
@@ -27,8 +28,9 @@ def data_mesh(devices=None) -> Mesh:
 
 def check_divisible(batch_size: int, mesh: Mesh, what: str = "train.batch_size") -> None:
   if batch_size % mesh.size:
-    raise InputError(f"{what}={batch_size} must be a multiple of the {mesh.size} devices "
-                     "(or set train.data_parallel=False)")
+    raise InputError(
+      f"{what}={batch_size} must be a multiple of the {mesh.size} devices (or set train.data_parallel=False)"
+    )
 
 
 def config_mesh(config) -> Mesh:
@@ -57,14 +59,18 @@ def shard_batch(batch, mesh: Mesh):
 
 def with_sharding(abstract_tree, mesh: Mesh):
   """ShapeDtypeStruct leaves with the replicated sharding (a restore template)."""
-  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated(mesh)),
-                      abstract_tree)
+  return jax.tree.map(
+    lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated(mesh)), abstract_tree
+  )
 
 
 def make_train_step(model, tx, cfg, mesh: Mesh):
   """(replicated state, host batch) -> (replicated state, metrics); the state is donated and
   the batch is split on axis 0 over the mesh."""
-  step = jax.jit(lambda state, batch: train_step(state, batch, model, tx, cfg),
-                 in_shardings=(replicated(mesh), NamedSharding(mesh, P(DATA_AXIS))),
-                 out_shardings=(replicated(mesh), replicated(mesh)), donate_argnums=0)
+  step = jax.jit(
+    lambda state, batch: train_step(state, batch, model, tx, cfg),
+    in_shardings=(replicated(mesh), NamedSharding(mesh, P(DATA_AXIS))),
+    out_shardings=(replicated(mesh), replicated(mesh)),
+    donate_argnums=0,
+  )
   return lambda state, batch: step(state, shard_batch(batch, mesh))

@@ -26,12 +26,19 @@ class TrainState:
   rng: jax.Array
 
 
-def create_state(params, tx: optax.GradientTransformation, initial_queues: jax.Array,
-                 rng: jax.Array) -> TrainState:
+def create_state(
+  params, tx: optax.GradientTransformation, initial_queues: jax.Array, rng: jax.Array
+) -> TrainState:
   """initial_queues: [2, Q, E] momentum encodings of random entities of each KG."""
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    momentum_params=jax.tree.map(jnp.copy, params), opt_state=tx.init(params),
-                    queues=initial_queues, queue_pos=jnp.zeros(2, jnp.int32), rng=rng)
+  return TrainState(
+    step=jnp.zeros((), jnp.int32),
+    params=params,
+    momentum_params=jax.tree.map(jnp.copy, params),
+    opt_state=tx.init(params),
+    queues=initial_queues,
+    queue_pos=jnp.zeros(2, jnp.int32),
+    rng=rng,
+  )
 
 
 def ema(momentum_params, params, momentum: float):
