@@ -25,6 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.data.data_dir = "../shared/data"  # contains DBP15K/<pair>/
   c.data.openea_dir = ""  # kind 'openea': rel_triples_1/2 [+ ent_links]
   c.data.valid_fraction = 0.3  # kind 'openea': share of ent_links used for validation
+  c.data.feature_dtype = "float32"  # name caches read by the trainer: float32 | float16 (half the
+  #                                  disk and page cache; up-cast to float32 in each batch)
   c.data.cache_dir = "cache"  # feature cache
   c.data.name_encoder = "use"  # use | e5 | labse | hash
   c.data.name_source = "uri"  # uri (original language) | translated
@@ -43,6 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.identity_init = True
   c.model.neighbour_scale = 0.0
   c.model.projection_dim = 128
+  c.model.compute_dtype = "float32"  # dense layers: float32 | bfloat16 (accelerators; params stay f32)
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64
@@ -72,6 +75,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.nca_beta = 10.0  # scale of the positives
   c.train.nca_margin = 0.5  # similarity margin between positives and negatives
 
+  # Multi-host runs (train/distributed.py): the same command on every host, one process each.
+  c.distributed = ml_collections.ConfigDict()
+  c.distributed.enabled = False  # call jax.distributed.initialize (TPU pods / clusters: auto)
+  c.distributed.coordinator_address = ""  # host:port of process 0 (else auto-detected)
+  c.distributed.num_processes = 0  # with coordinator_address
+  c.distributed.process_id = -1  # with coordinator_address: 0 .. num_processes - 1
+
   c.eval = ml_collections.ConfigDict()
   c.eval.backend = "jax"  # jax (blocked) | faiss
   c.eval.scoring = "cosine"  # cosine | csls | sinkhorn
@@ -91,6 +101,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.align.hop_weights = (1.0, 1.0, 1.0)  # weight of hops 0..H of every view (normalised)
   c.align.literal_dim = 1024  # width of the random projection of the n-gram TF-IDF
   c.align.candidates_k = 50  # top-k each way: the sparse candidate graph
+  c.align.search = "auto"  # exact | ivf | hnsw | auto (exact up to 4e9 query x candidate pairs)
+  c.align.search_target_recall = 0.99  # approximate search: sampled recall@k it must reach
   c.align.scoring = "sinkhorn"  # cosine | csls | sinkhorn (ranks for H@10 / MRR)
   c.align.assignment = "hungarian"  # greedy | hungarian (the decoded alignment, H@1)
   c.align.csls_k = 10  # scoring csls: neighbours of the local-density terms

@@ -7,9 +7,9 @@ import jax
 from selfmea_jax.align import decoding, views
 from selfmea_jax.data.dbp15k import PAIRS
 from selfmea_jax.errors import InputError
-from selfmea_jax.evaluation import metrics
+from selfmea_jax.evaluation import approximate, metrics
 from selfmea_jax.features import text_encoders
-from selfmea_jax.features.names import NAME_SOURCES
+from selfmea_jax.features.names import FEATURE_DTYPES, NAME_SOURCES
 from selfmea_jax.models.fusion import EXTRA_MODALITIES
 
 KINDS = ("synthetic", "dbp15k", "openea")
@@ -17,6 +17,8 @@ CHOICES = {  # key -> allowed values
   "data.kind": KINDS,
   "data.name_encoder": tuple(text_encoders.ENCODERS),
   "data.name_source": NAME_SOURCES,
+  "data.feature_dtype": FEATURE_DTYPES,
+  "model.compute_dtype": ("float32", "bfloat16"),
   "train.lr_schedule": ("constant", "cosine"),
   "train.contrastive_output": ("graph", "joint"),
   "train.initial_seeds": ("", "names", "encoder", "given"),
@@ -24,6 +26,7 @@ CHOICES = {  # key -> allowed values
   "eval.scoring": metrics.SCORINGS,
   "align.scoring": decoding.SCORINGS,
   "align.assignment": decoding.ASSIGNMENTS,
+  "align.search": approximate.METHODS,
 }
 RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "train.batch_size": (1, None, "> 0"),
@@ -51,6 +54,7 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "eval.encode_batch": (1, None, "> 0"),
   "eval.csls_k": (1, None, ">= 1"),
   "align.candidates_k": (1, None, ">= 1"),
+  "align.search_target_recall": (0.0, 1.0, "in [0, 1]"),
   "align.literal_dim": (1, None, ">= 1"),
   "align.sinkhorn_temperature": (1e-12, None, "> 0"),
   "align.sinkhorn_iterations": (1, None, ">= 1"),

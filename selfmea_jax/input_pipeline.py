@@ -57,6 +57,7 @@ def _real(config):
     config.data.name_encoder,
     config.data.name_source,
     local_order=False,
+    dtype=config.data.feature_dtype,
     encoder_kwargs=name_encoder_kwargs(config, config.data.name_encoder),
   )
   extras = {}
@@ -139,20 +140,31 @@ def batch_ids(
   return perm[positions]
 
 
-def make_batch(config, inputs, step: int, per_epoch: int, seeds: np.ndarray) -> dict:
+def process_slice(rows: np.ndarray, shard: tuple[int, int]) -> np.ndarray:
+  """The contiguous slice of a global batch's rows that process shard[0] of shard[1] builds."""
+  index, count = shard
+  size = len(rows) // count
+  return rows[index * size : (index + 1) * size]
+
+
+def make_batch(
+  config, inputs, step: int, per_epoch: int, seeds: np.ndarray, shard: tuple[int, int] = (0, 1)
+) -> dict:
   """Host-side batch of one step: {'kg1', 'kg2'} entity inputs of both KGs (B rows each),
   plus 'seeds_left' / 'seeds_right' / 'seed_weights' (S rows) when NCA is on.
-  seeds: [p, 2] pseudo-seed pairs (local ids)."""
+  seeds: [p, 2] pseudo-seed pairs (local ids). shard: (process index, process count); a
+  process gathers only its B / count (and S / count) rows of the global batch."""
   batch = {}
   for kg_index, name in enumerate(("kg1", "kg2")):
     ids = batch_ids(
       config.seed, step, kg_index, inputs[kg_index].num_entities, config.train.batch_size, per_epoch
     )
-    batch[name] = inputs[kg_index].gather(ids)
+    batch[name] = inputs[kg_index].gather(process_slice(ids, shard))
   if config.train.nca_weight > 0:
     rng = rng_streams.seed_batch(config.seed, step)
     rows, weights = pseudo_seeds.sample_seed_batch(seeds, config.train.seed_batch_size, rng)
     pairs = seeds[rows] if len(seeds) else np.zeros((len(rows), 2), np.int64)
+    pairs, weights = process_slice(pairs, shard), process_slice(weights, shard)
     batch["seeds_left"] = inputs[0].gather(pairs[:, 0])
     batch["seeds_right"] = inputs[1].gather(pairs[:, 1])
     batch["seed_weights"] = weights

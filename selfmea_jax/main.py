@@ -16,6 +16,7 @@ from ml_collections import config_flags
 
 from selfmea_jax import config_checks, log_filters, run_config
 from selfmea_jax.errors import exit_on_input_error
+from selfmea_jax.train import distributed
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: config.workdir).")
@@ -37,8 +38,11 @@ _FRESH = flags.DEFINE_bool(
 @exit_on_input_error
 def run(config, workdir: str, mode: str, step: int | None = None, fresh: bool = False) -> dict:
   """Runs one mode; training modes hold the workdir's lock and check its config.json."""
+  distributed.initialize(config)  # multi-host: before any other JAX work (validate counts devices)
   config_checks.validate(config)
   trains = config.align.enabled or mode == "train"
+  if not distributed.is_main_process():  # process 0 guards the workdir for all of them
+    return _run_mode(config, workdir, mode, step)
   if not trains:
     run_config.check_or_save(config, workdir, save=False)
     return _run_mode(config, workdir, mode, step)
@@ -60,7 +64,10 @@ def _run_mode(config, workdir: str, mode: str, step: int | None) -> dict:
   elif mode == "train":  # the export reuses the run's best embeddings: nothing is rebuilt
     outcome = loop.train(config, workdir)
     results = outcome.results
-    export.write_alignment(outcome.task, *outcome.embeddings(config), os.path.join(workdir, "alignment.tsv"))
+    if distributed.is_main_process():
+      export.write_alignment(
+        outcome.task, *outcome.embeddings(config), os.path.join(workdir, "alignment.tsv")
+      )
   elif mode == "eval":
     results = export.evaluate_checkpoint(config, workdir, step)
   else:

@@ -44,8 +44,12 @@ class MetricWriter:
   the interrupted run are dropped from both outputs (None for a fresh run).
   """
 
-  def __init__(self, workdir: str, resume_step: int | None = None):
+  def __init__(self, workdir: str, resume_step: int | None = None, enabled: bool = True):
     from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+
+    self.enabled = enabled  # False: every method does nothing (processes other than 0)
+    if not enabled:
+      return
 
     self._jsonl = os.path.join(workdir, "metrics.jsonl")
     if resume_step is None:
@@ -59,6 +63,8 @@ class MetricWriter:
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
     """One metrics.jsonl record {'step': step, **scalars}; every number also to TensorBoard."""
+    if not self.enabled:
+      return
     record = {"step": int(step), **{k: _json_value(v) for k, v in scalars.items()}}
     with open(self._jsonl, "a", encoding="utf-8") as f:
       f.write(json.dumps(record) + "\n")
@@ -70,14 +76,19 @@ class MetricWriter:
     """The run's hyper-parameters (TensorBoard's HPARAMS tab)."""
     from tensorboardX.summary import hparams as hparams_summary  # pylint: disable=import-outside-toplevel
 
+    if not self.enabled:
+      return
+
     for summary in hparams_summary({k: _hparam_value(v) for k, v in hparams.items()}, {}):
       self._tensorboard.file_writer.add_summary(summary)
 
   def flush(self) -> None:
-    self._tensorboard.flush()
+    if self.enabled:
+      self._tensorboard.flush()
 
   def close(self) -> None:
-    self._tensorboard.close()
+    if self.enabled:
+      self._tensorboard.close()
 
 
 def _json_value(value):

@@ -101,3 +101,19 @@ def test_dense_sinkhorn_ranks_count_ties_and_nan_against_the_target():
   scores = np.array([[0.5, 0.5, 0.1], [np.nan, 0.2, 0.3], [0.9, 0.1, 0.2]])
   ranks, _, _ = sinkhorn.dense_ranks(scores, np.array([0, 0, 0]))
   np.testing.assert_array_equal(ranks, [2, 3, 1])  # a tie is a loss; a NaN target ranks last
+
+
+@pytest.mark.parametrize("scoring", ["cosine", "csls"])
+def test_one_pass_report_equals_the_separate_passes(scoring):
+  rng = np.random.default_rng(5)
+  emb2 = unit(rng.normal(size=(400, 16)))
+  order = rng.permutation(400)
+  emb1 = unit(emb2[order[:300]] + 0.25 * rng.normal(size=(300, 16)))  # KG1 row i ~ KG2 row order[i]
+  emb1[7] = emb1[3]  # an exact tie between two sources
+  links = np.stack([np.arange(300), order[:300]], 1)
+  test, valid = links[:200], links[200:260]
+  one_pass = metrics.report_one_pass(emb1, emb2, test, valid, scoring=scoring, csls_k=5)
+  separate = metrics.report(emb1, emb2, test, scoring=scoring, csls_k=5)
+  separate.update(metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/"))
+  assert one_pass == separate
+  assert 0.2 < one_pass["all/h1"] < one_pass["test/h1"] < 1.0  # a case where the two differ

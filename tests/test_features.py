@@ -168,3 +168,19 @@ def test_labse_without_a_local_copy_or_hub_is_a_clear_error(monkeypatch):
   monkeypatch.setattr(text_encoders, "hub_reachable", lambda *a, **k: False)
   with pytest.raises(InputError, match="cannot load a BERT/LaBSE model"):
     text_encoders.labse_encoder("nobody/no-such-labse-model")
+
+
+def test_float16_name_caches_halve_the_file_and_reuse_the_float32_encoding(tmp_path, monkeypatch):
+  from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.features import names, text_encoders  # pylint: disable=import-outside-toplevel
+
+  task = make_synthetic_pair(SyntheticSpec(num_entities=300), seed=0).task
+  wide = names.name_features(task, str(tmp_path), "hash", local_order=False)
+  monkeypatch.setattr(text_encoders, "make_encoder", lambda *a, **k: pytest.fail("re-encoded"))
+  narrow = names.name_features(task, str(tmp_path), "hash", local_order=False, dtype="float16")
+  assert narrow[0].dtype == np.float16 and isinstance(narrow[0], np.memmap)
+  np.testing.assert_allclose(np.asarray(narrow[0], np.float32), wide[0], atol=1e-3)
+  stem = cache.cache_stem(str(tmp_path), task.name, "name-hash-uri", 1)
+  assert os.path.getsize(stem + "-float16.npy") < 0.6 * os.path.getsize(stem + ".npy")
+  in_memory = names.name_features(task, str(tmp_path), "hash", dtype="float16")  # local order
+  assert in_memory[0].dtype == np.float32

@@ -89,3 +89,22 @@ def test_fusion_uses_each_modality(small_config, tmp_path, graph_only, modality)
 def test_nca_with_iterative_pseudo_seeds_helps(small_config, tmp_path, graph_only):
   iterative = run(small_config, tmp_path, "iterative", train__nca_weight=1.0, train__iterative=True)
   assert iterative > graph_only
+
+
+def test_bfloat16_compute_keeps_float32_params_and_unit_outputs_close_to_float32():
+  rng = np.random.default_rng(3)
+  batch = {
+    "neighbours": rng.normal(size=(8, 5, 16)).astype(np.float32),
+    "mask": np.ones((8, 5), bool),
+    "relation": rng.random((8, 11)).astype(np.float32),
+  }
+  wide = EntityEncoder(extra_modalities=("relation",), projection_dim=7)
+  narrow = EntityEncoder(extra_modalities=("relation",), projection_dim=7, dtype=jnp.bfloat16)
+  params = wide.init(jax.random.PRNGKey(0), batch)
+  assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(narrow.init(jax.random.PRNGKey(0), batch)))
+  out32, out16 = wide.apply(params, batch), narrow.apply(params, batch)
+  for key in out32:
+    assert out16[key].dtype == jnp.float32
+    np.testing.assert_allclose(np.linalg.norm(out16[key], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out16[key], out32[key], atol=3e-2)
+    assert not np.array_equal(out16[key], out32[key])  # the bfloat16 path really ran

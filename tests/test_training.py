@@ -112,10 +112,10 @@ def test_ctrl_c_checkpoints_and_resume_matches(small_config, small_run, tmp_path
   full = small_run
   real_make_batch = input_pipeline.make_batch
 
-  def interrupting(config, inputs, step, per_epoch, seeds):
+  def interrupting(config, inputs, step, per_epoch, seeds, shard=(0, 1)):
     if step == 13:
       raise KeyboardInterrupt
-    return real_make_batch(config, inputs, step, per_epoch, seeds)
+    return real_make_batch(config, inputs, step, per_epoch, seeds, shard)
 
   monkeypatch.setattr(input_pipeline, "make_batch", interrupting)
   with pytest.raises(KeyboardInterrupt):
@@ -163,8 +163,8 @@ def test_a_nan_loss_stops_training_with_the_interval(small_config, tmp_path, mon
 
   real_make_batch = input_pipeline.make_batch
 
-  def poisoned(config, inputs, step, per_epoch, seeds):
-    batch = real_make_batch(config, inputs, step, per_epoch, seeds)
+  def poisoned(config, inputs, step, per_epoch, seeds, shard=(0, 1)):
+    batch = real_make_batch(config, inputs, step, per_epoch, seeds, shard)
     if step >= 3:
       batch["kg1"]["neighbours"] = np.full_like(batch["kg1"]["neighbours"], np.nan)
     return batch
@@ -246,9 +246,9 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(small_run, tmp_pa
       "import os, runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
       "from selfmea_jax import input_pipeline\n"
       "real, at = input_pipeline.make_batch, int(sys.argv.pop(1))\n"
-      "def make_batch(config, inputs, step, per_epoch, seeds):\n"
+      "def make_batch(config, inputs, step, per_epoch, seeds, shard=(0, 1)):\n"
       "  if step == at: os.kill(os.getpid(), signal.SIGINT)\n"
-      "  return real(config, inputs, step, per_epoch, seeds)\n"
+      "  return real(config, inputs, step, per_epoch, seeds, shard)\n"
       "input_pipeline.make_batch = make_batch\n"
       "sys.argv[0] = 'selfmea_jax.main'\n"
       "runpy.run_module('selfmea_jax.main', run_name='__main__')\n"

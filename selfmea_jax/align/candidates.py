@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from selfmea_jax.evaluation import approximate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,10 +82,39 @@ def two_way_topk(emb1: np.ndarray, emb2: np.ndarray, k: int, query_block: int = 
   return (np.concatenate(row_ids), np.concatenate(row_scores), np.asarray(col_ids), np.asarray(col_scores))
 
 
-def candidate_graph(emb1: np.ndarray, emb2: np.ndarray, k: int = 50) -> CandidateGraph:
-  """Union of both directions' top-k under the dot product of unit rows."""
-  row_ids, row_scores, col_ids, col_scores = two_way_topk(emb1, emb2, k)
-  n1, n2 = len(emb1), len(emb2)
+def approximate_two_way_topk(emb1, emb2, k: int, method: str, target_recall: float, seed: int = 0):
+  """two_way_topk by approximate search in each direction (evaluation/approximate.py); logs
+  the recall each direction was measured at against exact search."""
+  out = []
+  for name, queries, candidates in (("KG1->KG2", emb1, emb2), ("KG2->KG1", emb2, emb1)):
+    top = approximate.search_topk(queries, candidates, k, method, target_recall, seed=seed)
+    logging.info(
+      "candidates %s: %s top-%d in %.1fs %s",
+      name,
+      top.method,
+      k,
+      top.seconds,
+      " ".join(f"{key}={value:.4f}" for key, value in top.recall.items() if key != "sampled_queries"),
+    )
+    out += [top.ids.astype(np.int32), top.scores]
+  return tuple(out)
+
+
+def candidate_graph(
+  emb1: np.ndarray, emb2: np.ndarray, k: int = 50, search: str = "exact", target_recall: float = 0.99
+) -> CandidateGraph:
+  """Union of both directions' top-k under the dot product of unit rows. search: exact (one
+  blocked pass) | auto | ivf | hnsw (approximate above a size, recall logged)."""
+  if search == "exact":
+    row_ids, row_scores, col_ids, col_scores = two_way_topk(emb1, emb2, k)
+  else:
+    row_ids, row_scores, col_ids, col_scores = approximate_two_way_topk(emb1, emb2, k, search, target_recall)
+  return graph_from_topk(len(emb1), len(emb2), row_ids, row_scores, col_ids, col_scores)
+
+
+def graph_from_topk(n1: int, n2: int, row_ids, row_scores, col_ids, col_scores) -> CandidateGraph:
+  """The union of row top-k [n1, k] and column top-k [n2, k] as one graph (duplicates,
+  missing (-1) and non-finite entries dropped)."""
   rows = np.concatenate([np.repeat(np.arange(n1), row_ids.shape[1]), col_ids.ravel()])
   cols = np.concatenate([row_ids.ravel(), np.repeat(np.arange(n2), col_ids.shape[1])])
   scores = np.concatenate([row_scores.ravel(), col_scores.ravel()])

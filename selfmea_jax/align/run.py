@@ -84,7 +84,8 @@ def decode_graph(graph: candidates.CandidateGraph, cfg) -> Decoded:
 
 def decode(emb1: np.ndarray, emb2: np.ndarray, cfg) -> Decoded:
   """[n1, E], [n2, E] unit rows -> candidate graph, scores under cfg.scoring, assignment."""
-  return decode_graph(candidates.candidate_graph(emb1, emb2, cfg.candidates_k), cfg)
+  graph = candidates.candidate_graph(emb1, emb2, cfg.candidates_k, cfg.search, cfg.search_target_recall)
+  return decode_graph(graph, cfg)
 
 
 def refine(

@@ -31,9 +31,14 @@ def _test_kwargs(config) -> dict:
 
 def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dict:
   """Validation MRR (selection only, cosine) and the test report under both conventions.
-  emb1 [n1, E], emb2 [n2, E]. A KG pair without gold links gives {}."""
-  results = {}
+  emb1 [n1, E], emb2 [n2, E]. A KG pair without gold links gives {}. Cosine and CSLS with
+  the JAX backend take one pass over KG2 for all of it (metrics.report_one_pass)."""
   valid = validation_links(config, task)
+  if config.eval.backend == "jax" and config.eval.scoring in metrics.ONE_PASS_SCORINGS:
+    return metrics.report_one_pass(
+      emb1, emb2, task.test_links, valid, config.eval.scoring, config.eval.csls_k
+    )
+  results = {}
   if len(valid):
     results.update(
       metrics.report(

@@ -79,3 +79,42 @@ def report(
     for name, value in evaluate(emb1, emb2, links, convention, **kwargs).items():
       out[f"{prefix}{convention}/{name}"] = value
   return out
+
+
+ONE_PASS_SCORINGS = ("cosine", "csls")
+
+
+def report_one_pass(
+  emb1: np.ndarray,
+  emb2: np.ndarray,
+  links: np.ndarray,
+  valid_links: np.ndarray | None = None,
+  scoring: str = "cosine",
+  csls_k: int = 10,
+) -> dict[str, float]:
+  """report(conventions=('test', 'all')) of `links` plus the validation links' 'all' report
+  (cosine, prefix 'valid/'), from one blocked pass over KG2: every query's block of scores
+  gives its rank among all KG2 entities and among the test targets (the 'test' convention).
+  scoring: cosine | csls. emb1 [n1, E], emb2 [n2, E], links / valid_links [*, 2]."""
+  if scoring not in ONE_PASS_SCORINGS:
+    raise InputError(f"one-pass evaluation supports scoring {ONE_PASS_SCORINGS}, not {scoring!r}")
+  valid = np.zeros((0, 2), np.int64) if valid_links is None else np.asarray(valid_links)
+  links = np.asarray(links).reshape(-1, 2)
+  if not len(links) and not len(valid):  # a KG pair without gold links: nothing to evaluate
+    return {}
+  queries = np.concatenate([links[:, 0], valid[:, 0]])
+  targets = np.concatenate([links[:, 1], valid[:, 1]])
+  bias, weights = None, None
+  if scoring == "csls" and len(links):  # r(c) over the test sources, as in the 'test' and 'all' passes
+    bias = 0.5 * blocked.mean_topk_similarity(emb2, emb1[links[:, 0]], csls_k)
+    weights = np.concatenate([np.ones(len(links)), np.zeros(len(valid))])  # validation: cosine
+  subset = np.zeros(len(emb2), bool)
+  subset[links[:, 1]] = True
+  result = blocked.search_all(emb1[queries], emb2, targets, bias, k=0, bias_weights=weights, subset=subset)
+  out = {}
+  if len(links):
+    out.update({f"test/{k}": v for k, v in rank_metrics(result.subset_ranks[: len(links)]).items()})
+    out.update({f"all/{k}": v for k, v in rank_metrics(result.ranks[: len(links)]).items()})
+  if len(valid):
+    out.update({f"valid/all/{k}": v for k, v in rank_metrics(result.ranks[len(links) :]).items()})
+  return out

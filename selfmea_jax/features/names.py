@@ -10,6 +10,7 @@ from selfmea_jax.errors import InputError
 from selfmea_jax.features import cache, text_encoders
 
 NAME_SOURCES = ("uri", "translated")
+FEATURE_DTYPES = ("float32", "float16")
 
 
 def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
@@ -48,24 +49,36 @@ def name_features(
   batch_size: int = 256,
   encoder_kwargs: dict | None = None,
   local_order: bool = True,
+  dtype: str = "float32",
 ) -> tuple[np.ndarray, np.ndarray]:
   """Unit-norm name embeddings of both KGs, computed once and cached on disk.
 
-  local_order=True returns in-memory [n_k, d] arrays in local-index order; False returns
-  the memory-mapped caches in source-file order (index them with kg.source_rows).
+  local_order=True returns in-memory float32 [n_k, d] arrays in local-index order; False
+  returns the memory-mapped caches in source-file order (index them with kg.source_rows),
+  stored as `dtype` (float16 halves disk and page cache; readers up-cast to float32). A
+  float16 cache is converted from an existing float32 one instead of re-encoding.
   """
+  if dtype not in FEATURE_DTYPES:
+    raise InputError(f"unknown feature dtype {dtype!r}; choose one of {FEATURE_DTYPES}")
   kind = f"name-{encoder}-{source}"
   out, make = [], None
   for kg_number, kg in ((1, task.kg1), (2, task.kg2)):
     names = to_file_order(kg_names(kg, source), kg.source_rows)
     expected = {"encoder": encoder, "source": source, "names_sha256": cache.names_digest(names)}
     stem = cache.cache_stem(cache_dir, task.name, kind, kg_number)
-    features = cache.load_features(stem, expected)
+    narrow = stem + "-float16" if dtype == "float16" else None
+    features = cache.load_features(narrow, expected) if narrow else None
     if features is None:
-      make = make or text_encoders.make_encoder(encoder, **(encoder_kwargs or {}))
-      features = text_encoders.encode_in_batches(
-        make, names, batch_size, desc=f"{encoder} names KG{kg_number}"
-      )
-      cache.save_features(stem, features, expected)
-    out.append(np.asarray(features[kg.source_rows]) if local_order else features)
+      features = cache.load_features(stem, expected)
+      if features is None:
+        make = make or text_encoders.make_encoder(encoder, **(encoder_kwargs or {}))
+        features = text_encoders.encode_in_batches(
+          make, names, batch_size, desc=f"{encoder} names KG{kg_number}"
+        )
+        if narrow is None:
+          cache.save_features(stem, features, expected)
+      if narrow is not None:
+        cache.save_features(narrow, np.asarray(features, np.float16), expected)
+        features = cache.load_features(narrow, expected)
+    out.append(np.asarray(features[kg.source_rows], np.float32) if local_order else features)
   return out[0], out[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -21,6 +22,8 @@ class EntityEncoder(nn.Module):
   optional 'relation' [B, R], 'attribute' [B, A], 'image' [B, I] raw features, each
   projected linearly (F_m = W_m x_m + b_m). Fusion (SelfMEA eq. 5): joint =
   normalise(concat_m softmax(w)_m * F_m) with learnable modality weights w.
+  dtype: compute dtype of the dense layers (bfloat16 on accelerators); parameters and the
+  unit-norm outputs stay float32.
   """
 
   extra_modalities: tuple[str, ...] = ()
@@ -28,18 +31,19 @@ class EntityEncoder(nn.Module):
   dropout_rate: float = 0.3
   identity_init: bool = True
   neighbour_scale: float = 0.0
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, inputs: Mapping[str, jax.Array], deterministic: bool = True):
-    out = {
-      GRAPH: SelfKGEncoder(self.dropout_rate, self.identity_init, self.neighbour_scale, name="selfkg")(
-        inputs["neighbours"], inputs["mask"], deterministic
-      )
-    }
+    encoder = SelfKGEncoder(
+      self.dropout_rate, self.identity_init, self.neighbour_scale, self.dtype, name="selfkg"
+    )
+    out = {GRAPH: encoder(inputs["neighbours"], inputs["mask"], deterministic)}
     for modality in self.extra_modalities:
-      out[modality] = l2_normalise(
-        nn.Dense(self.projection_dim, name=f"{modality}_projection")(inputs[modality])
+      projected = nn.Dense(self.projection_dim, dtype=self.dtype, name=f"{modality}_projection")(
+        inputs[modality]
       )
+      out[modality] = l2_normalise(projected.astype(jnp.float32))
     names = (GRAPH,) + tuple(self.extra_modalities)
     if len(names) == 1:
       out["joint"] = out[GRAPH]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -18,12 +20,13 @@ class CentreGraphAttention(nn.Module):
   features: int
   dropout_rate: float = 0.0
   identity_init: bool = True
+  dtype: Any = jnp.float32  # compute dtype (parameters stay float32)
 
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool = True) -> jax.Array:
     """x: [B, K, D] slot features (slot 0 = centre); mask: [B, K] bool. Returns [B, features]."""
     kernel_init = initializers.identity_kernel if self.identity_init else nn.initializers.xavier_uniform()
-    h = nn.Dense(self.features, use_bias=False, kernel_init=kernel_init, name="w")(x)
+    h = nn.Dense(self.features, use_bias=False, kernel_init=kernel_init, dtype=self.dtype, name="w")(x)
     t = jnp.tanh(h)
     a_init = nn.initializers.xavier_uniform()
     score_src = nn.Dense(1, use_bias=False, kernel_init=a_init, name="a_src")(t[:, 0])  # [B, 1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -25,17 +27,18 @@ class SelfKGEncoder(nn.Module):
   dropout_rate: float = 0.3
   identity_init: bool = True
   neighbour_scale: float = 0.0
+  dtype: Any = jnp.float32  # compute dtype of the dense layers; the output is float32
 
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool = True) -> jax.Array:
     dim = x.shape[-1]
-    neighbourhood = CentreGraphAttention(dim, self.dropout_rate, self.identity_init, name="attention")(
-      x, mask, deterministic
-    )
+    attention = CentreGraphAttention(dim, self.dropout_rate, self.identity_init, self.dtype, name="attention")
+    neighbourhood = attention(x, mask, deterministic).astype(jnp.float32)
     combined = jnp.concatenate([x[:, 0], l2_normalise(neighbourhood)], axis=-1)
     kernel_init = (
       initializers.stacked_identity_kernel((1.0, self.neighbour_scale))
       if self.identity_init
       else nn.initializers.lecun_normal()
     )
-    return l2_normalise(nn.Dense(dim, kernel_init=kernel_init, name="combine")(combined))
+    combine = nn.Dense(dim, kernel_init=kernel_init, dtype=self.dtype, name="combine")
+    return l2_normalise(combine(combined).astype(jnp.float32))

@@ -25,6 +25,7 @@ def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
     dropout_rate=config.model.dropout,
     identity_init=config.model.identity_init,
     neighbour_scale=config.model.neighbour_scale,
+    dtype=jnp.dtype(config.model.compute_dtype),
   )
 
 

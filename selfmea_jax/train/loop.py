@@ -26,7 +26,7 @@ from selfmea_jax.evaluation.encode import encode_pair
 from selfmea_jax.evaluation.evaluate import VALID_KEY, evaluate_params, format_results, names_only_report
 from selfmea_jax.metric_writers import IntervalMeans, MetricWriter, flatten_config
 from selfmea_jax.models.fusion import EntityEncoder
-from selfmea_jax.train import build, pseudo_seeds, sharding
+from selfmea_jax.train import build, distributed, pseudo_seeds, sharding
 from selfmea_jax.train.epoch_end import end_of_epoch
 from selfmea_jax.train.run_state import RunState, from_checkpoint, to_host
 
@@ -178,14 +178,21 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
     start = 0
     state = sharding.replicate(build.init_state(config, model, tx, inputs), mesh)
     run = fresh_run_state(config, task, inputs, model, state.params, given_seeds)
-  writer = MetricWriter(workdir, resume_step=start if restored is not None else None)
+  main_process = distributed.is_main_process()  # writes logs and results; all processes train
+  writer = MetricWriter(workdir, resume_step=start if restored is not None else None, enabled=main_process)
   if restored is None:
     writer.write_hparams(flatten_config(config))
     writer.write_scalars(0, {"epoch": 0, **run.untrained})
+  shard = distributed.process_shard()  # this process's slice of every global batch
   step_fn = sharding.make_train_step(model, tx, build.loss_config(config), mesh)
   started = time.time()
   progress = tqdm(
-    range(start, total_steps), initial=start, total=total_steps, desc="training", unit="step", disable=None
+    range(start, total_steps),
+    initial=start,
+    total=total_steps,
+    desc="training",
+    unit="step",
+    disable=None if main_process else True,
   )
   means, interval_start, interval_time = IntervalMeans(), start, time.time()
   try:
@@ -193,7 +200,7 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
       run, results = end_of_epoch(
         config,
         model,
-        state.params,
+        to_host(state.params),
         task,
         inputs,
         run,  # cut short
@@ -203,7 +210,7 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
       writer.write_scalars(start, results)
     for step in progress:
       state, step_metrics = step_fn(
-        state, input_pipeline.make_batch(config, inputs, step, per_epoch, run.seeds)
+        state, input_pipeline.make_batch(config, inputs, step, per_epoch, run.seeds, shard)
       )
       means.add(step_metrics)
       done = step + 1
@@ -215,7 +222,9 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
         progress.set_postfix(loss=f"{scalars['loss']:.4f}")
         writer.write_scalars(done, scalars)
       if _epoch_end_due(config, done, per_epoch):
-        run, results = end_of_epoch(config, model, state.params, task, inputs, run, done // per_epoch, done)
+        run, results = end_of_epoch(
+          config, model, to_host(state.params), task, inputs, run, done // per_epoch, done
+        )
         writer.write_scalars(done, results)
       if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
         checkpointer.save(done, state, run)
@@ -246,6 +255,8 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
     "train_seconds_this_run": time.time() - started,
     "modalities": list(modalities),
   }
+  if not main_process:
+    return TrainOutcome(final, model, run.best_params, task, inputs, run.best_embeddings)
   with open(os.path.join(workdir, "results.json"), "w", encoding="utf-8") as f:
     json.dump(final, f, indent=1)
   plots.plot_curves(workdir)

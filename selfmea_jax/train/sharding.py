@@ -34,8 +34,11 @@ def check_divisible(batch_size: int, mesh: Mesh, what: str = "train.batch_size")
 
 
 def config_mesh(config) -> Mesh:
-  """All local devices when config.train.data_parallel, else the first; batch sizes checked."""
-  devices = jax.local_devices()
+  """All devices of all processes when config.train.data_parallel (multi-host: every
+  process's), else the first local one; batch sizes checked."""
+  if jax.process_count() > 1 and not config.train.data_parallel:
+    raise InputError("a multi-host run (distributed.enabled) needs train.data_parallel=True")
+  devices = jax.devices() if jax.process_count() > 1 else jax.local_devices()
   mesh = data_mesh(devices if config.train.data_parallel else devices[:1])
   check_divisible(config.train.batch_size, mesh)
   if config.train.nca_weight > 0:
@@ -53,8 +56,12 @@ def replicate(tree, mesh: Mesh):
 
 
 def shard_batch(batch, mesh: Mesh):
-  """Splits every array's leading (batch) axis across the mesh."""
-  return jax.device_put(batch, NamedSharding(mesh, P(DATA_AXIS)))
+  """Splits every array's leading (batch) axis across the mesh. With several processes,
+  `batch` is this process's slice and the global array is assembled from every process's."""
+  sharding = NamedSharding(mesh, P(DATA_AXIS))
+  if jax.process_count() > 1:
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+  return jax.device_put(batch, sharding)
 
 
 def with_sharding(abstract_tree, mesh: Mesh):

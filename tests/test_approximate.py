@@ -1,0 +1,57 @@
+"""Approximate candidate search: the recall it reports is the recall it has, it reaches the
+target on a clustered case, `auto` stays exact on small inputs, and the candidate graph built
+from it matches the exact one."""
+
+import numpy as np
+import pytest
+
+from selfmea_jax.align import candidates
+from selfmea_jax.evaluation import approximate, blocked
+
+
+def clustered_pair(n=4000, d=32, clusters=60, seed=0):
+  """KG2: unit rows around cluster centres; KG1: a noisy copy of a permutation of KG2."""
+  rng = np.random.default_rng(seed)
+  centres = rng.normal(size=(clusters, d))
+  emb2 = centres[rng.integers(0, clusters, n)] + 0.5 * rng.normal(size=(n, d))
+  emb2 /= np.linalg.norm(emb2, axis=1, keepdims=True)
+  emb1 = emb2[rng.permutation(n)] + 0.1 * rng.normal(size=(n, d))
+  emb1 /= np.linalg.norm(emb1, axis=1, keepdims=True)
+  return emb1.astype(np.float32), emb2.astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_approximate_search_reaches_and_reports_its_recall(method):
+  emb1, emb2 = clustered_pair()
+  top = approximate.search_topk(emb1, emb2, k=10, method=method, target_recall=0.99, sample_queries=300)
+  _, exact_ids, exact_scores = blocked.search(emb1, emb2, k=10)
+  overall = approximate.recall_against_exact(top.ids, top.scores, exact_ids, exact_scores)
+  assert top.method == method and top.recall["recall@10"] >= 0.99
+  assert overall["recall@10"] >= 0.98 and overall["recall@1"] >= 0.99  # beyond the sample too
+  assert abs(overall["recall@10"] - top.recall["recall@10"]) < 0.02
+  assert np.all(np.diff(top.scores, axis=1) <= 1e-6)  # descending
+
+
+def test_recall_counts_misses_and_ties():
+  exact_ids = np.array([[0, 1, 2], [3, 4, 5]])
+  exact_scores = np.array([[0.9, 0.8, 0.7], [0.9, 0.5, 0.4]])
+  approx_ids = np.array([[9, 1, 2], [3, 4, 5]])  # row 0's best is a different id, same score
+  approx_scores = np.array([[0.9, 0.8, 0.7], [0.9, 0.5, 0.4]])
+  recall = approximate.recall_against_exact(approx_ids, approx_scores, exact_ids, exact_scores)
+  assert recall["recall@1"] == 1.0 and recall["recall@3"] == pytest.approx(5 / 6)
+
+
+def test_auto_is_exact_on_small_inputs():
+  emb1, emb2 = clustered_pair(n=500)
+  top = approximate.search_topk(emb1, emb2, k=5, method="auto")
+  _, exact_ids, _ = blocked.search(emb1, emb2, k=5)
+  assert top.method == "exact" and top.recall == {}
+  np.testing.assert_array_equal(top.ids, exact_ids)
+
+
+def test_candidate_graph_from_ivf_matches_the_exact_graph():
+  emb1, emb2 = clustered_pair(n=3000)
+  exact = candidates.candidate_graph(emb1, emb2, k=10)
+  approx = candidates.candidate_graph(emb1, emb2, k=10, search="ivf", target_recall=0.99)
+  key = lambda g: set(zip(g.rows.tolist(), g.cols.tolist()))  # noqa: E731
+  assert len(key(exact) & key(approx)) >= 0.98 * exact.num_entries

@@ -1,0 +1,74 @@
+"""Two CPU processes on localhost (jax.distributed, gloo collectives), each building only its
+half of every batch, train to the parameters of one process with the same global batch."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from selfmea_jax import export
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+ARGS = [
+  "--config=configs/synthetic.py",
+  "--config.data.synthetic.num_entities=600",
+  "--config.train.num_epochs=2",
+  "--config.train.nca_weight=1.0",
+  "--config.train.iterative=True",
+  "--config.train.seed_batch_size=64",
+  "--config.eval.valid_size=200",
+]
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def cli(*args):
+  return subprocess.Popen(
+    [sys.executable, "-m", "selfmea_jax.main", *ARGS, *args],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(tmp_path, small_config):
+  port = free_port()
+  workers = [
+    cli(
+      f"--workdir={tmp_path / 'two'}",
+      "--config.distributed.enabled=True",
+      f"--config.distributed.coordinator_address=127.0.0.1:{port}",
+      "--config.distributed.num_processes=2",
+      f"--config.distributed.process_id={i}",
+    )
+    for i in (0, 1)
+  ]
+  one = cli(f"--workdir={tmp_path / 'one'}", "--config.train.data_parallel=False")
+  for process in [*workers, one]:
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+  config = small_config
+  for arg in ARGS[1:]:  # the same config in-process, to restore both runs' parameters
+    key, value = arg[len("--config.") :].split("=")
+    section, *rest = key.split(".")
+    node = config[section]
+    for part in rest[:-1]:
+      node = node[part]
+    node[rest[-1]] = type(node[rest[-1]])(value == "True" if value in ("True", "False") else value)
+  params = [export.restore_best_params(config, str(tmp_path / name))[3] for name in ("one", "two")]
+  assert export.restore_best_params(config, str(tmp_path / "two"))[4]["best_epoch"] > 0
+  for a, b in zip(jax.tree.leaves(params[0]), jax.tree.leaves(params[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  assert os.path.exists(tmp_path / "two" / "results.json") and os.path.exists(
+    tmp_path / "two" / "alignment.tsv"
+  )
