@@ -66,6 +66,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.iterative = False  # add mutual-NN pseudo-seeds during training
   c.train.iterate_every_epochs = 1
   c.train.seed_keep_fraction = 0.5  # keep the most confident (largest-margin) mutual NNs
+  c.train.seed_search = "auto"  # mutual-NN mining: exact | hnsw | ivf | auto (exact up to 4e9 pairs)
   c.train.iterate_window = 2  # a pair must stay mutual this many checks
   c.train.initial_seeds = "encoder"  # '' | 'names' | 'encoder': mutual NNs of names / untrained model
   # NCA / multi-similarity loss on pseudo-seed pairs (SelfMEA eq. 7), one term per output:
@@ -86,6 +87,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.eval.backend = "jax"  # jax (blocked) | faiss
   c.eval.scoring = "cosine"  # cosine | csls | sinkhorn
   c.eval.csls_k = 10
+  c.eval.compute_dtype = "float32"  # one-pass evaluation's score matmul: float32 | bfloat16
   c.eval.sinkhorn_temperature = 0.02  # scoring 'sinkhorn': entropic temperature
   c.eval.sinkhorn_iterations = 10  # scoring 'sinkhorn': row/column normalisations
   c.eval.valid_size = 1000  # validation links sampled for model selection
@@ -101,7 +103,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.align.hop_weights = (1.0, 1.0, 1.0)  # weight of hops 0..H of every view (normalised)
   c.align.literal_dim = 1024  # width of the random projection of the n-gram TF-IDF
   c.align.candidates_k = 50  # top-k each way: the sparse candidate graph
-  c.align.search = "auto"  # exact | ivf | hnsw | auto (exact up to 4e9 query x candidate pairs)
+  c.align.search = "auto"  # exact | ivf | hnsw | auto (exact up to 4e9 query x candidate pairs, then hnsw)
   c.align.search_target_recall = 0.99  # approximate search: sampled recall@k it must reach
   c.align.scoring = "sinkhorn"  # cosine | csls | sinkhorn (ranks for H@10 / MRR)
   c.align.assignment = "hungarian"  # greedy | hungarian (the decoded alignment, H@1)

@@ -8,9 +8,9 @@ and float16 feature files, at DBP15K size, 100K and 1M entities per KG.
 
 Data: a clustered KG2 (unit rows around 1 centre per 100 entities) and KG1 = a noisy copy of
 a permutation of it, d = --dim, written chunk by chunk to memory-mapped .npy files above 20K
-entities (float32, and float16 for the size comparison). Approximate search = faiss IVF with
-its probe count raised until recall@10 on 1,000 sampled queries reaches --target_recall
-against exact blocked search (evaluation/approximate.py). Decoding = log-domain Sinkhorn
+entities (float32, and float16 for the size comparison). Approximate search = faiss HNSW (or
+--method=ivf) with its search breadth raised until recall@10 on 1,000 sampled queries reaches
+--target_recall against exact blocked search (evaluation/approximate.py). Decoding = log-domain Sinkhorn
 (100 iterations) on the two-way top-k graph, then sparse Hungarian (align/decoding.py).
 Peak RSS is the process maximum so far (sizes run in increasing order). Prints a markdown
 table and writes JSON (experiments/results/bench_scale.json).
@@ -23,6 +23,7 @@ import os
 import tempfile
 import time
 
+from absl import logging
 import bench  # pylint: disable=import-error
 import common  # pylint: disable=import-error
 import jax
@@ -35,10 +36,28 @@ from selfmea_jax.evaluation import approximate, metrics
 SIZES = {"dbp15k": 19_500, "100k": 100_000, "1m": 1_000_000}
 
 
-def clustered_pair(n: int, dim: int, rng, directory: str | None, dtype=np.float32, chunk: int = 100_000):
-  """(emb1, emb2, gold [n] KG2 row of each KG1 row); memory-mapped when directory is set."""
+def clustered_pair(
+  n: int,
+  dim: int,
+  rng,
+  directory: str | None,
+  dtype=np.float32,
+  spread: float = 1.0,
+  noise: float = 1.2,
+  chunk: int = 100_000,
+  reuse: bool = False,
+):
+  """(emb1, emb2, gold [n] KG2 row of each KG1 row); memory-mapped when directory is set.
+  spread: within-cluster spread relative to the centres; noise: KG1 copy noise (norm).
+  reuse: load files a previous run wrote with the same arguments (the same seeded pair)."""
   centres = rng.standard_normal((max(1, n // 100), dim), dtype=np.float32)
   perm = rng.permutation(n)
+  paths = [
+    os.path.join(directory, f"scale_{n}_{dim}_{name}_{np.dtype(dtype).name}.npy") if directory else None
+    for name in ("kg1", "kg2")
+  ]
+  if reuse and directory and all(os.path.exists(p) for p in paths):
+    return np.load(paths[0], mmap_mode="r"), np.load(paths[1], mmap_mode="r"), perm
   out = []
   for name in ("kg1", "kg2"):
     path = (
@@ -51,10 +70,12 @@ def clustered_pair(n: int, dim: int, rng, directory: str | None, dtype=np.float3
     )
   for start in range(0, n, chunk):  # KG2 rows [start, stop) and their KG1 copies
     stop = min(n, start + chunk)
-    x = centres[rng.integers(0, len(centres), stop - start)] + 0.7 * rng.standard_normal((stop - start, dim))
+    x = centres[rng.integers(0, len(centres), stop - start)] + spread * rng.standard_normal(
+      (stop - start, dim)
+    )
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     out[1][start:stop] = x
-    y = x + 0.5 * rng.standard_normal(x.shape).astype(np.float32) / np.sqrt(dim)  # gold cosine ~.89
+    y = x + noise * rng.standard_normal(x.shape).astype(np.float32) / np.sqrt(dim)
     out[0][np.argsort(perm)[start:stop]] = y / np.linalg.norm(y, axis=1, keepdims=True)
   gold = perm  # KG1 row i copies KG2 row perm[i]
   if directory:
@@ -103,10 +124,10 @@ def bench_evaluation(emb1, emb2, gold, rng) -> dict:
   }
 
 
-def bench_search(emb1, emb2, k: int, target_recall: float) -> dict:
+def bench_search(emb1, emb2, k: int, target_recall: float, method: str) -> dict:
   start = time.perf_counter()
   row_ids, row_scores, col_ids, col_scores = candidates.approximate_two_way_topk(
-    emb1, emb2, k, "ivf", target_recall
+    emb1, emb2, k, method, target_recall
   )
   seconds = time.perf_counter() - start
   # The recall each direction reached is logged by approximate_two_way_topk; re-measure here on
@@ -120,6 +141,24 @@ def bench_search(emb1, emb2, k: int, target_recall: float) -> dict:
     _, exact_ids, exact_scores = approximate.blocked.search(np.asarray(queries[sample]), cands, k=k)
     recall[name] = approximate.recall_against_exact(ids[sample], scores[sample], exact_ids, exact_scores)
   return {"seconds": seconds, "recall": recall, "graph": (row_ids, row_scores, col_ids, col_scores)}
+
+
+def synthetic_graph(n: int, k: int, gold: np.ndarray, rng) -> candidates.CandidateGraph:
+  """A two-way top-k graph without a search: each KG1 row's gold column plus k - 1 random
+  ones, and the same from each KG2 column (gold cosine ~ N(.7, .05), others ~ N(.4, .1));
+  for timing decoding at sizes whose search is too slow to run here."""
+
+  def side(truth):
+    ids = np.concatenate([truth[:, None], rng.integers(0, n, (n, k - 1))], axis=1).astype(np.int32)
+    scores = np.concatenate([rng.normal(0.7, 0.05, (n, 1)), rng.normal(0.4, 0.1, (n, k - 1))], axis=1).astype(
+      np.float32
+    )
+    order = np.argsort(-scores, axis=1)
+    return np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
+
+  row_ids, row_scores = side(gold)
+  col_ids, col_scores = side(np.argsort(gold))
+  return candidates.graph_from_topk(n, n, row_ids, row_scores, col_ids, col_scores)
 
 
 def bench_decoding(graph, gold) -> dict:
@@ -156,10 +195,21 @@ def main():
   parser.add_argument("--sizes", default="dbp15k,100k,1m")
   parser.add_argument("--dim", type=int, default=768)
   parser.add_argument("--k", type=int, default=10)
+  parser.add_argument("--spread", type=float, default=1.0, help="within-cluster spread (1 = centre norm)")
+  parser.add_argument("--noise", type=float, default=1.2, help="norm of the KG1 copy noise")
   parser.add_argument("--target_recall", type=float, default=0.99)
   parser.add_argument("--tmp", default=tempfile.gettempdir())
+  parser.add_argument("--method", default="hnsw", help="approximate search: hnsw | ivf")
+  parser.add_argument("--reuse", action="store_true", help="reuse the feature files of a previous run")
+  parser.add_argument(
+    "--graph",
+    default="search",
+    help="search: decode the searched graph; synthetic: time decoding on a "
+    "synthetic top-k graph and skip the features and the search",
+  )
   parser.add_argument("--out", default="experiments/results/bench_scale.json")
   args = parser.parse_args()
+  logging.set_verbosity(logging.INFO)  # the search's progress and recall per probe count
   rng = np.random.default_rng(0)
   records, lines = [], []
 
@@ -169,10 +219,40 @@ def main():
 
   for size in args.sizes.split(","):
     n = SIZES[size]
+    if args.graph == "synthetic":
+      gold = rng.permutation(n)
+      start = time.perf_counter()
+      graph = synthetic_graph(n, args.k, gold, rng)
+      record = {
+        "size": size,
+        "entities_per_kg": n,
+        "graph": "synthetic",
+        "graph_s": time.perf_counter() - start,
+      }
+      record["decoding"] = dec = bench_decoding(graph, gold)
+      row(
+        size,
+        "Sinkhorn + Hungarian on a synthetic top-10 graph",
+        f"{dec['entries']:,} entries: Sinkhorn "
+        f"{dec['sinkhorn_s']:.1f} s, Hungarian {dec['hungarian_s']:.1f} s, H@1 {dec['h1']:.4f}",
+      )
+      row(size, "pseudo-seeds (mutual best)", f"{dec['seeds_s']:.1f} s, {dec['seeds']:,} pairs")
+      record["peak_rss_gb"] = bench.peak_rss_gb()
+      records.append(record)
+      continue
     directory = args.tmp if n > 20_000 else None
     start = time.perf_counter()
-    emb1, emb2, gold = clustered_pair(n, args.dim, rng, directory)
-    record = {"size": size, "entities_per_kg": n, "dim": args.dim, "setup_s": time.perf_counter() - start}
+    emb1, emb2, gold = clustered_pair(
+      n, args.dim, rng, directory, spread=args.spread, noise=args.noise, reuse=args.reuse
+    )
+    record = {
+      "size": size,
+      "entities_per_kg": n,
+      "dim": args.dim,
+      "spread": args.spread,
+      "noise": args.noise,
+      "setup_s": time.perf_counter() - start,
+    }
     if directory:
       small = clustered_pair(1000, args.dim, np.random.default_rng(1), directory, np.float16)
       f32 = os.path.getsize(emb1.filename) / n
@@ -190,12 +270,12 @@ def main():
         f"separate passes {ev['separate_s']:.2f} s, one pass "
         f"{ev['one_pass_s']:.2f} s, matmul floor {ev['floor_s']:.2f} s ({ev['ratio_to_floor']:.2f}x floor)",
       )
-    search = bench_search(emb1, emb2, args.k, args.target_recall)
-    record["search"] = {"seconds": search["seconds"], "recall": search["recall"]}
+    search = bench_search(emb1, emb2, args.k, args.target_recall, args.method)
+    record["search"] = {"method": args.method, "seconds": search["seconds"], "recall": search["recall"]}
     recall = " / ".join(f"{r[f'recall@{args.k}']:.4f}" for r in search["recall"].values())
     row(
       size,
-      f"IVF two-way top-{args.k}",
+      f"{args.method.upper()} two-way top-{args.k}",
       f"{search['seconds']:.1f} s, recall@{args.k} (KG1 / KG2 queries) {recall}",
     )
     graph = candidates.graph_from_topk(n, n, *search.pop("graph"))

@@ -19,6 +19,7 @@ CHOICES = {  # key -> allowed values
   "data.name_source": NAME_SOURCES,
   "data.feature_dtype": FEATURE_DTYPES,
   "model.compute_dtype": ("float32", "bfloat16"),
+  "eval.compute_dtype": ("float32", "bfloat16"),
   "train.lr_schedule": ("constant", "cosine"),
   "train.contrastive_output": ("graph", "joint"),
   "train.initial_seeds": ("", "names", "encoder", "given"),
@@ -27,6 +28,7 @@ CHOICES = {  # key -> allowed values
   "align.scoring": decoding.SCORINGS,
   "align.assignment": decoding.ASSIGNMENTS,
   "align.search": approximate.METHODS,
+  "train.seed_search": approximate.METHODS,
 }
 RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "train.batch_size": (1, None, "> 0"),

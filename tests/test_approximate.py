@@ -55,3 +55,12 @@ def test_candidate_graph_from_ivf_matches_the_exact_graph():
   approx = candidates.candidate_graph(emb1, emb2, k=10, search="ivf", target_recall=0.99)
   key = lambda g: set(zip(g.rows.tolist(), g.cols.tolist()))  # noqa: E731
   assert len(key(exact) & key(approx)) >= 0.98 * exact.num_entries
+
+
+def test_approximate_mutual_nearest_neighbours_match_the_exact_ones():
+  from selfmea_jax.train import pseudo_seeds  # pylint: disable=import-outside-toplevel
+
+  emb1, emb2 = clustered_pair(n=3000)
+  exact = {tuple(p) for p in pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, 0.5).tolist()}
+  approx = {tuple(p) for p in pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, 0.5, "hnsw").tolist()}
+  assert len(exact) > 1000 and len(exact & approx) >= 0.98 * len(exact)

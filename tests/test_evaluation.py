@@ -117,3 +117,28 @@ def test_one_pass_report_equals_the_separate_passes(scoring):
   separate.update(metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/"))
   assert one_pass == separate
   assert 0.2 < one_pass["all/h1"] < one_pass["test/h1"] < 1.0  # a case where the two differ
+
+
+def test_bfloat16_search_ranks_stay_close_and_float32_is_exact():
+  rng = np.random.default_rng(6)
+  emb2 = unit(rng.normal(size=(500, 64)))
+  emb1 = unit(emb2[:400] + 0.3 * rng.normal(size=(400, 64)))
+  links = np.stack([np.arange(400), np.arange(400)], 1)
+  wide = metrics.report_one_pass(emb1, emb2, links[:300], links[300:])
+  narrow = metrics.report_one_pass(emb1, emb2, links[:300], links[300:], compute_dtype="bfloat16")
+  assert wide == metrics.report_one_pass(emb1, emb2, links[:300], links[300:], compute_dtype="float32")
+  for key, value in wide.items():
+    assert abs(narrow[key] - value) < 0.03, (key, value, narrow[key])
+
+
+def test_accelerator_topk_equals_exact_top_k_on_cpu():
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  from selfmea_jax.evaluation import approximate  # pylint: disable=import-outside-toplevel
+
+  rng = np.random.default_rng(7)
+  q, c = unit(rng.normal(size=(50, 16))), unit(rng.normal(size=(300, 16)))
+  scores, ids = approximate.accelerator_topk(jnp.asarray(q), jnp.asarray(c), 5)
+  _, exact_ids, exact_scores = blocked.search(q, c, k=5)
+  np.testing.assert_array_equal(np.asarray(ids), exact_ids)
+  np.testing.assert_allclose(np.asarray(scores), exact_scores, rtol=1e-6)

@@ -1,6 +1,7 @@
 """Two CPU processes on localhost (jax.distributed, gloo collectives), each building only its
 half of every batch, train to the parameters of one process with the same global batch."""
 
+import json
 import os
 import socket
 import subprocess
@@ -69,6 +70,8 @@ def test_two_processes_train_like_one(tmp_path, small_config):
   assert export.restore_best_params(config, str(tmp_path / "two"))[4]["best_epoch"] > 0
   for a, b in zip(jax.tree.leaves(params[0]), jax.tree.leaves(params[1])):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-  assert os.path.exists(tmp_path / "two" / "results.json") and os.path.exists(
-    tmp_path / "two" / "alignment.tsv"
-  )
+  assert os.path.exists(tmp_path / "two" / "alignment.tsv")
+  results = [json.load(open(tmp_path / name / "results.json", encoding="utf-8")) for name in ("one", "two")]
+  for key, value in results[0]["best"].items():  # evaluation split over the 2 processes' queries
+    if "/" in key:
+      assert results[1]["best"][key] == pytest.approx(value, abs=0.01), key

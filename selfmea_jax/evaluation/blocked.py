@@ -41,7 +41,7 @@ def _merge_block(
 
   def per_query_block(args):
     (top_scores, top_ids, counts, subset_counts), q, w, t, ts = args
-    scores = q @ cand.T - w[:, None] * cand_bias[None]
+    scores = jnp.matmul(q, cand.T, preferred_element_type=jnp.float32) - w[:, None] * cand_bias[None]
     scores = jnp.where(cand_valid[None], scores, -jnp.inf)
     beats = ~(scores < ts[:, None] - TIE_EPS) & cand_valid[None] & (ids[None] != t[:, None])
     counts = counts + jnp.sum(beats, axis=1)
@@ -75,6 +75,7 @@ def search_all(
   k: int = 10,
   bias_weights: np.ndarray | None = None,
   subset: np.ndarray | None = None,
+  compute_dtype=jnp.float32,
   query_block: int = 1024,
   candidate_block: int = 8192,
 ) -> SearchResult:
@@ -84,6 +85,8 @@ def search_all(
   queries [Nq, E]; candidates [Nc, E] (may be np.memmap); targets [Nq] candidate index;
   s(q, c) = q . c - bias_weights[q] * candidate_bias[c] (bias_weights default 1: every query
   biased); subset [Nc] bool (e.g. the test targets: the 'test' convention's ranks).
+  compute_dtype: of the score matmul (bfloat16 on accelerators; accumulated in float32; the
+  target scores stay float32, so near-ties within bfloat16's precision count against them).
   """
   nq, nc = len(queries), len(candidates)
   k = min(k, nc)  # 0: ranks only (top_ids / top_scores are then [Nq, 0])
@@ -98,7 +101,7 @@ def search_all(
     target_scores = np.einsum("ij,ij->i", q, np.asarray(candidates[tgt], np.float32)) - weights * bias[tgt]
   bq = min(query_block, nq)
   shape = (-1, bq)
-  q_blocks = jnp.asarray(_pad_rows(q, bq).reshape(shape + q.shape[1:]))
+  q_blocks = jnp.asarray(_pad_rows(q, bq).reshape(shape + q.shape[1:]), compute_dtype)
   w_blocks = jnp.asarray(_pad_rows(weights, bq).reshape(shape))
   t_blocks = jnp.asarray(_pad_rows(tgt.astype(np.int32), bq, -1).reshape(shape))
   s_blocks = jnp.asarray(_pad_rows(target_scores.astype(np.float32), bq).reshape(shape))
@@ -118,7 +121,7 @@ def search_all(
       w_blocks,
       t_blocks,
       s_blocks,
-      jnp.asarray(_pad_rows(block, bc)),
+      jnp.asarray(_pad_rows(block, bc), compute_dtype),
       jnp.asarray(_pad_rows(bias[start : start + bc], bc)),
       jnp.asarray(_pad_rows(np.ones(len(block), bool), bc, False)),
       jnp.asarray(_pad_rows(in_subset[start : start + bc], bc, False)),

@@ -36,7 +36,7 @@ def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dic
   valid = validation_links(config, task)
   if config.eval.backend == "jax" and config.eval.scoring in metrics.ONE_PASS_SCORINGS:
     return metrics.report_one_pass(
-      emb1, emb2, task.test_links, valid, config.eval.scoring, config.eval.csls_k
+      emb1, emb2, task.test_links, valid, config.eval.scoring, config.eval.csls_k, config.eval.compute_dtype
     )
   results = {}
   if len(valid):

@@ -7,6 +7,8 @@ Scoring: 'cosine', 'csls' (cross-domain similarity local scaling) or 'sinkhorn' 
 
 from __future__ import annotations
 
+import jax
+from jax.experimental import multihost_utils
 import numpy as np
 
 from selfmea_jax.errors import InputError
@@ -91,11 +93,13 @@ def report_one_pass(
   valid_links: np.ndarray | None = None,
   scoring: str = "cosine",
   csls_k: int = 10,
+  compute_dtype: str = "float32",
 ) -> dict[str, float]:
   """report(conventions=('test', 'all')) of `links` plus the validation links' 'all' report
   (cosine, prefix 'valid/'), from one blocked pass over KG2: every query's block of scores
   gives its rank among all KG2 entities and among the test targets (the 'test' convention).
-  scoring: cosine | csls. emb1 [n1, E], emb2 [n2, E], links / valid_links [*, 2]."""
+  scoring: cosine | csls; compute_dtype: of the score matmul (bfloat16 on accelerators).
+  emb1 [n1, E], emb2 [n2, E], links / valid_links [*, 2]."""
   if scoring not in ONE_PASS_SCORINGS:
     raise InputError(f"one-pass evaluation supports scoring {ONE_PASS_SCORINGS}, not {scoring!r}")
   valid = np.zeros((0, 2), np.int64) if valid_links is None else np.asarray(valid_links)
@@ -110,11 +114,42 @@ def report_one_pass(
     weights = np.concatenate([np.ones(len(links)), np.zeros(len(valid))])  # validation: cosine
   subset = np.zeros(len(emb2), bool)
   subset[links[:, 1]] = True
-  result = blocked.search_all(emb1[queries], emb2, targets, bias, k=0, bias_weights=weights, subset=subset)
+  ranks, subset_ranks = split_over_processes(
+    lambda rows: blocked.search_all(
+      emb1[queries[rows]],
+      emb2,
+      targets[rows],
+      bias,
+      k=0,
+      subset=subset,
+      compute_dtype=compute_dtype,
+      bias_weights=None if weights is None else weights[rows],
+    ),
+    len(queries),
+  )
   out = {}
   if len(links):
-    out.update({f"test/{k}": v for k, v in rank_metrics(result.subset_ranks[: len(links)]).items()})
-    out.update({f"all/{k}": v for k, v in rank_metrics(result.ranks[: len(links)]).items()})
+    out.update({f"test/{k}": v for k, v in rank_metrics(subset_ranks[: len(links)]).items()})
+    out.update({f"all/{k}": v for k, v in rank_metrics(ranks[: len(links)]).items()})
   if len(valid):
-    out.update({f"valid/all/{k}": v for k, v in rank_metrics(result.ranks[len(links) :]).items()})
+    out.update({f"valid/all/{k}": v for k, v in rank_metrics(ranks[len(links) :]).items()})
   return out
+
+
+def split_over_processes(search, num_queries: int) -> tuple[np.ndarray, np.ndarray]:
+  """(ranks, subset_ranks) [num_queries] of `search(rows)` (a blocked.search_all over the given
+  query rows), each process of a multi-host run searching its own contiguous block of
+  queries; the blocks are gathered from every process in query order."""
+  count = jax.process_count()
+  if count == 1:
+    result = search(np.arange(num_queries))
+    return result.ranks, result.subset_ranks
+  size = -(-num_queries // count)
+  rows = np.arange(jax.process_index() * size, min(num_queries, (jax.process_index() + 1) * size))
+  local = np.zeros((2, size), np.int32)
+  if len(rows):
+    result = search(rows)
+    local[0, : len(rows)], local[1, : len(rows)] = result.ranks, result.subset_ranks
+  gathered = np.asarray(multihost_utils.process_allgather(local))  # [processes, 2, size]
+  both = gathered.transpose(1, 0, 2).reshape(2, -1)[:, :num_queries]
+  return both[0], both[1]

@@ -22,7 +22,9 @@ def iterate_due(config, epoch: int) -> bool:
 def grow_seeds(config, run: RunState, emb1, emb2, task) -> tuple[RunState, dict]:
   """Mutual nearest neighbours that stayed mutual for train.iterate_window checks join the
   pseudo-seeds (one-to-one). Returns (new run state, {'seeds/count'[, 'seeds/precision']})."""
-  proposals = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
+  proposals = pseudo_seeds.mutual_nearest_neighbours(
+    emb1, emb2, config.train.seed_keep_fraction, config.train.seed_search
+  )
   streaks, confirmed = pseudo_seeds.confirm(run.streaks, proposals, config.train.iterate_window)
   seeds = pseudo_seeds.merge_one_to_one(run.seeds, confirmed)
   info = {"seeds/count": len(seeds)}

@@ -64,7 +64,9 @@ def initial_seeds(config, task, inputs, model, params, given: np.ndarray | None 
   else:
     raise InputError(f"unknown train.initial_seeds {source!r}; choose '', 'names' or 'encoder'")
   if given is None:
-    seeds = pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, config.train.seed_keep_fraction)
+    seeds = pseudo_seeds.mutual_nearest_neighbours(
+      emb1, emb2, config.train.seed_keep_fraction, config.train.seed_search
+    )
   known = pseudo_seeds.gold_precision(seeds, task)
   logging.info(
     "initial pseudo-seeds from %s: %d (precision %s, reporting only)",

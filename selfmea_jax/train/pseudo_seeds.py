@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from selfmea_jax.evaluation import blocked
+from selfmea_jax.evaluation import approximate, blocked
 
 
-def mutual_nearest_neighbours(emb1: np.ndarray, emb2: np.ndarray, keep_fraction: float = 1.0) -> np.ndarray:
+def nearest_both_ways(emb1: np.ndarray, emb2: np.ndarray, search: str = "exact"):
+  """(forward ids [n1, 2], forward scores [n1, 2], backward ids [n2]): blocked exact search, or
+  evaluation/approximate.py's (search auto | hnsw | ivf; auto is exact up to its size limit)."""
+  if search == "exact":
+    return blocked.nearest_both_ways(emb1, emb2, k=2)
+  forward = approximate.search_topk(emb1, emb2, k=2, method=search)
+  backward = approximate.search_topk(emb2, emb1, k=1, method=search)
+  return forward.ids, forward.scores, backward.ids[:, 0]
+
+
+def mutual_nearest_neighbours(
+  emb1: np.ndarray, emb2: np.ndarray, keep_fraction: float = 1.0, search: str = "exact"
+) -> np.ndarray:
   """[n1, E], [n2, E] -> [p, 2] pairs (i, j) with j = NN(i) in KG2 and i = NN(j) in KG1.
 
   keep_fraction < 1 keeps only the most confident pairs: those with the largest margin
   between the best and the second-best KG2 candidate (sorted, most confident first).
+  search: exact | auto | hnsw | ivf (approximate for large KGs, recall checked on a sample).
   """
-  forward, scores, backward = blocked.nearest_both_ways(emb1, emb2, k=2)
+  forward, scores, backward = nearest_both_ways(emb1, emb2, search)
   left = np.arange(len(emb1))
   right = forward[:, 0]
   mutual = backward[right] == left
