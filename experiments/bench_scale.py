@@ -6,14 +6,17 @@ and float16 feature files, at DBP15K size, 100K and 1M entities per KG.
   python experiments/bench_scale.py --sizes=dbp15k,100k  # a subset
   OPENBLAS_CORETYPE=Haswell python experiments/bench_scale.py --sizes=dbp15k  # faiss's BLAS kernel
 
-Data: a clustered KG2 (unit rows around 1 centre per 100 entities) and KG1 = a noisy copy of
-a permutation of it, d = --dim, written chunk by chunk to memory-mapped .npy files above 20K
-entities (float32, and float16 for the size comparison). Approximate search = faiss HNSW (or
---method=ivf) with its search breadth raised until recall@10 on 1,000 sampled queries reaches
---target_recall against exact blocked search (evaluation/approximate.py). Decoding = log-domain Sinkhorn
-(100 iterations) on the two-way top-k graph, then sparse Hungarian (align/decoding.py).
-Peak RSS is the process maximum so far (sizes run in increasing order). Prints a markdown
-table and writes JSON (experiments/results/bench_scale.json).
+Data: KG2 = unit rows around 1 centre per 100 entities (--data=clustered: the top-10 beyond
+the gold pair is a near-tie among cluster mates, the hardest case for recall@10) or on a
+32-dimensional manifold plus noise (--data=lowdim, closer to real name vectors'
+neighbourhood structure); KG1 = a noisy copy of a permutation of KG2, d = --dim, written
+chunk by chunk to memory-mapped .npy files above 20K entities (float32, and float16 for the
+size comparison). Approximate search = faiss HNSW (or --method=ivf) with its search breadth
+raised until recall@10 on 1,000 sampled queries reaches --target_recall against exact
+blocked search (evaluation/approximate.py). Decoding = log-domain Sinkhorn (100 iterations)
+on the two-way top-k graph, then sparse Hungarian (align/decoding.py). Peak RSS is the
+process maximum so far (sizes run in increasing order). Prints a markdown table and writes
+JSON (experiments/results/bench_scale.json).
 """
 
 from __future__ import annotations
@@ -46,14 +49,18 @@ def clustered_pair(
   noise: float = 1.2,
   chunk: int = 100_000,
   reuse: bool = False,
+  kind: str = "clustered",
 ):
   """(emb1, emb2, gold [n] KG2 row of each KG1 row); memory-mapped when directory is set.
   spread: within-cluster spread relative to the centres; noise: KG1 copy noise (norm).
   reuse: load files a previous run wrote with the same arguments (the same seeded pair)."""
   centres = rng.standard_normal((max(1, n // 100), dim), dtype=np.float32)
+  basis = rng.standard_normal((dim, 32), dtype=np.float32) if kind == "lowdim" else None
   perm = rng.permutation(n)
   paths = [
-    os.path.join(directory, f"scale_{n}_{dim}_{name}_{np.dtype(dtype).name}.npy") if directory else None
+    os.path.join(directory, f"scale_{kind}_{n}_{dim}_{name}_{np.dtype(dtype).name}.npy")
+    if directory
+    else None
     for name in ("kg1", "kg2")
   ]
   if reuse and directory and all(os.path.exists(p) for p in paths):
@@ -61,7 +68,9 @@ def clustered_pair(
   out = []
   for name in ("kg1", "kg2"):
     path = (
-      os.path.join(directory, f"scale_{n}_{dim}_{name}_{np.dtype(dtype).name}.npy") if directory else None
+      os.path.join(directory, f"scale_{kind}_{n}_{dim}_{name}_{np.dtype(dtype).name}.npy")
+      if directory
+      else None
     )
     out.append(
       np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, dim))
@@ -70,9 +79,14 @@ def clustered_pair(
     )
   for start in range(0, n, chunk):  # KG2 rows [start, stop) and their KG1 copies
     stop = min(n, start + chunk)
-    x = centres[rng.integers(0, len(centres), stop - start)] + spread * rng.standard_normal(
-      (stop - start, dim)
-    )
+    if kind == "lowdim":  # a 32-dimensional manifold plus isotropic noise of relative norm `spread`
+      x = rng.standard_normal((stop - start, 32), dtype=np.float32) @ basis.T
+      x /= np.linalg.norm(x, axis=1, keepdims=True)
+      x += spread * rng.standard_normal(x.shape, dtype=np.float32) / np.sqrt(dim)
+    else:
+      x = centres[rng.integers(0, len(centres), stop - start)] + spread * rng.standard_normal(
+        (stop - start, dim)
+      )
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     out[1][start:stop] = x
     y = x + noise * rng.standard_normal(x.shape).astype(np.float32) / np.sqrt(dim)
@@ -200,6 +214,7 @@ def main():
   parser.add_argument("--target_recall", type=float, default=0.99)
   parser.add_argument("--tmp", default=tempfile.gettempdir())
   parser.add_argument("--method", default="hnsw", help="approximate search: hnsw | ivf")
+  parser.add_argument("--data", default="clustered", help="clustered | lowdim (a 32-d manifold + noise)")
   parser.add_argument("--reuse", action="store_true", help="reuse the feature files of a previous run")
   parser.add_argument(
     "--graph",
@@ -243,7 +258,7 @@ def main():
     directory = args.tmp if n > 20_000 else None
     start = time.perf_counter()
     emb1, emb2, gold = clustered_pair(
-      n, args.dim, rng, directory, spread=args.spread, noise=args.noise, reuse=args.reuse
+      n, args.dim, rng, directory, spread=args.spread, noise=args.noise, reuse=args.reuse, kind=args.data
     )
     record = {
       "size": size,
