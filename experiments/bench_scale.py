@@ -183,14 +183,7 @@ def bench_decoding(graph, gold) -> dict:
   assignment = decoding.hungarian(graph, np.exp(plan), min_score=0.0)
   hungarian_s = time.perf_counter() - start
   start = time.perf_counter()  # mutual best pairs of the graph: the pseudo-seeds
-  best_col = np.full(graph.num_rows, -1)
-  order = np.lexsort((-graph.scores, graph.rows))
-  first = np.unique(graph.rows[order], return_index=True)[1]
-  best_col[graph.rows[order][first]] = graph.cols[order][first]
-  order = np.lexsort((-graph.scores, graph.cols))
-  first = np.unique(graph.cols[order], return_index=True)[1]
-  best_row = np.full(graph.num_cols, -1)
-  best_row[graph.cols[order][first]] = graph.rows[order][first]
+  best_col, best_row = decoding.mutual_best(graph, graph.scores)
   mutual = np.flatnonzero((best_col >= 0) & (best_row[np.maximum(best_col, 0)] == np.arange(graph.num_rows)))
   seeds_s = time.perf_counter() - start
   return {

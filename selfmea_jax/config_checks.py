@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import jax
-
 from selfmea_jax.align import decoding, views
 from selfmea_jax.data.dbp15k import PAIRS
 from selfmea_jax.errors import InputError
@@ -11,6 +9,7 @@ from selfmea_jax.evaluation import approximate, metrics
 from selfmea_jax.features import text_encoders
 from selfmea_jax.features.names import FEATURE_DTYPES, NAME_SOURCES
 from selfmea_jax.models.fusion import EXTRA_MODALITIES
+from selfmea_jax.train import sharding
 
 KINDS = ("synthetic", "dbp15k", "openea")
 CHOICES = {  # key -> allowed values
@@ -113,11 +112,4 @@ def validate(config) -> None:
     )
   if not config.align.hop_weights:
     raise InputError("--config.align.hop_weights is empty: give one weight per hop, hop 0 first")
-  devices = jax.local_device_count()
-  if config.train.data_parallel and devices > 1:
-    for key in ("train.batch_size",) + (("train.seed_batch_size",) if config.train.nca_weight > 0 else ()):
-      if _get(config, key) % devices:
-        raise InputError(
-          f"--config.{key}={_get(config, key)} is not divisible by the {devices} "
-          "local devices (data parallel); change it or set train.data_parallel=False"
-        )
+  sharding.config_mesh(config)  # the batch sizes must split over the devices the run will use

@@ -22,19 +22,12 @@ def restore_best_params(config, workdir: str, step: int | None = None):
   restore template comes from jax.eval_shape: nothing is initialised or encoded."""
   task, inputs = input_pipeline.build(config)
   model = build.make_model(config, input_pipeline.active_modalities(config, inputs))
-  abstract = build.abstract_state(config, model, build.make_optimizer(config, 1), inputs)
   mesh = sharding.data_mesh(jax.local_devices()[:1])
+  template = build.restore_template(config, model, build.make_optimizer(config, 1), inputs, mesh)
   mngr = checkpointing.manager(workdir, config.train.keep_checkpoints)
   if step is not None and step not in mngr.all_steps():
     raise InputError(f"no checkpoint at step {step}; available: {list(mngr.all_steps())}", workdir)
-  restored = checkpointing.restore(
-    mngr,
-    {
-      "state": sharding.with_sharding(abstract, mesh),
-      "best_params": sharding.with_sharding(abstract.params, mesh),
-    },
-    step,
-  )
+  restored = checkpointing.restore(mngr, template, step)
   if restored is None:
     raise InputError("no checkpoint found (train first)", os.path.join(workdir, "checkpoints"))
   _, arrays, meta = restored

@@ -60,15 +60,9 @@ def test_checkpoint_round_trips_exactly(small_config, tmp_path):
   mngr = checkpointing.manager(str(tmp_path))
   checkpointing.save(mngr, 1, arrays, {"seeds": [[1, 2]], "best_valid": 0.5})
   mngr.wait_until_finished()
-  abstract = build.abstract_state(small_config, model, tx, inputs)  # shapes only: nothing run
-  mesh = sharding.data_mesh(jax.local_devices()[:1])
-  _, restored, meta = checkpointing.restore(
-    mngr,
-    {
-      "state": sharding.with_sharding(abstract, mesh),
-      "best_params": sharding.with_sharding(abstract.params, mesh),
-    },
-  )
+  mesh = sharding.data_mesh(jax.local_devices()[:1])  # the template: shapes only, nothing run
+  template = build.restore_template(small_config, model, tx, inputs, mesh)
+  _, restored, meta = checkpointing.restore(mngr, template)
   assert jax.tree.structure(restored) == jax.tree.structure(arrays)
   for a, b in zip(jax.tree.leaves(arrays), jax.tree.leaves(restored)):
     assert np.asarray(a).dtype == np.asarray(b).dtype

@@ -39,6 +39,13 @@ class CandidateGraph:
   def num_entries(self) -> int:
     return len(self.rows)
 
+  def transposed(self) -> CandidateGraph:
+    """The same entries with rows and columns swapped (entries keep their order, so they are
+    not sorted by the new rows)."""
+    return CandidateGraph(
+      self.cols, self.rows, self.scores, self.num_cols, self.num_rows, self.col_top, self.row_top
+    )
+
   @property
   def row_margins(self) -> np.ndarray:
     """[num_rows] best minus second-best score of each row (0 with a single candidate)."""

@@ -89,6 +89,12 @@ def greedy(graph: CandidateGraph, scores: np.ndarray) -> np.ndarray:
   return out
 
 
+def mutual_best(graph: CandidateGraph, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """(each row's best column [num_rows], each column's best row [num_cols]) under `scores`,
+  with greedy's tie rule; (i, j) is mutual best when both point at each other."""
+  return greedy(graph, scores), greedy(graph.transposed(), scores)
+
+
 def hungarian(graph: CandidateGraph, scores: np.ndarray, min_score: float = -np.inf) -> np.ndarray:
   """[num_rows] 1-to-1 assignment of the largest total score (scipy's LAPJVsp on a sparse
   augmented graph). With min_score = -inf it first maximises the number of pairs; otherwise a

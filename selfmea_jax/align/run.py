@@ -140,11 +140,7 @@ def confident_pairs(decoded: Decoded, keep_fraction: float) -> np.ndarray:
   plus the neighbour support when refined), most confident first (largest gap between the
   row's best and second-best cosine)."""
   graph = decoded.graph
-  row_best = decoding.greedy(graph, graph.scores)
-  flipped = candidates.CandidateGraph(
-    graph.cols, graph.rows, graph.scores, graph.num_cols, graph.num_rows, graph.col_top, graph.row_top
-  )
-  col_best = decoding.greedy(flipped, graph.scores)
+  row_best, col_best = decoding.mutual_best(graph, graph.scores)
   left = np.flatnonzero(decoded.assignment >= 0)
   right = decoded.assignment[left]
   mutual = (row_best[left] == right) & (col_best[right] == left)

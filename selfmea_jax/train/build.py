@@ -13,6 +13,7 @@ from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.errors import InputError
 from selfmea_jax.evaluation.encode import jitted_apply
 from selfmea_jax.models.fusion import EntityEncoder
+from selfmea_jax.train import sharding
 from selfmea_jax.train.state import TrainState, create_state
 from selfmea_jax.train.step import LossConfig
 
@@ -70,3 +71,13 @@ def init_state(config, model, tx, inputs: tuple[GraphInputs, GraphInputs]) -> Tr
 def abstract_state(config, model, tx, inputs) -> TrainState:
   """init_state's shapes and dtypes (jax.ShapeDtypeStruct leaves), computed without running it."""
   return jax.eval_shape(lambda: init_state(config, model, tx, inputs))
+
+
+def restore_template(config, model, tx, inputs, mesh) -> dict:
+  """The arrays of a checkpoint, {'state', 'best_params'}, as ShapeDtypeStructs replicated
+  over `mesh`: what a checkpoint is restored into (nothing is initialised or encoded)."""
+  abstract = abstract_state(config, model, tx, inputs)
+  return {
+    "state": sharding.with_sharding(abstract, mesh),
+    "best_params": sharding.with_sharding(abstract.params, mesh),
+  }

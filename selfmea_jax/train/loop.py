@@ -49,9 +49,10 @@ class TrainOutcome:
     return encode_pair(config, self.model, self.best_params, self.inputs)
 
 
-def initial_seeds(config, task, inputs, model, params, given: np.ndarray | None = None) -> np.ndarray:
+def initial_seeds(config, task, inputs, encoded, given: np.ndarray | None = None) -> np.ndarray:
   """[p, 2] label-free starting pseudo-seeds: mutual NNs of the names or of the untrained
-  encoder, or `given` pairs (e.g. the aligner's decoded alignment)."""
+  encoder (`encoded`: its ([n1, E], [n2, E]) embeddings), or `given` pairs (e.g. the aligner's
+  decoded alignment)."""
   source = config.train.initial_seeds
   if config.train.nca_weight <= 0 or not source:
     return np.zeros((0, 2), np.int32)
@@ -60,7 +61,7 @@ def initial_seeds(config, task, inputs, model, params, given: np.ndarray | None 
   elif source == "names":
     emb1, emb2 = inputs[0].name_matrix(), inputs[1].name_matrix()
   elif source == "encoder":
-    emb1, emb2 = encode_pair(config, model, params, inputs)
+    emb1, emb2 = encoded
   else:
     raise InputError(f"unknown train.initial_seeds {source!r}; choose '', 'names' or 'encoder'")
   if given is None:
@@ -84,7 +85,7 @@ def fresh_run_state(config, task, inputs, model, params, given_seeds=None) -> Ru
   logging.info("names only: %s", format_results(baseline))
   logging.info("untrained encoder: %s", format_results(untrained))
   return RunState(
-    seeds=initial_seeds(config, task, inputs, model, params, given_seeds),
+    seeds=initial_seeds(config, task, inputs, embeddings, given_seeds),
     streaks=np.zeros((0, 3), np.int32),
     best_params=to_host(params),
     best_valid=untrained.get(VALID_KEY, -1.0),
@@ -164,14 +165,8 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
   mesh = sharding.config_mesh(config)
   if mesh.size > 1:
     logging.info("data parallel over %d devices", mesh.size)
-  abstract = build.abstract_state(config, model, tx, inputs)
   checkpointer = Checkpointer(workdir, config.train.keep_checkpoints)
-  restored = checkpointer.restore(
-    {
-      "state": sharding.with_sharding(abstract, mesh),
-      "best_params": sharding.with_sharding(abstract.params, mesh),
-    }
-  )
+  restored = checkpointer.restore(build.restore_template(config, model, tx, inputs, mesh))
   if restored is not None:
     start, arrays, meta = restored
     state, run = arrays["state"], from_checkpoint(arrays["best_params"], meta)
