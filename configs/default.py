@@ -91,6 +91,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.eval.sinkhorn_temperature = 0.02  # scoring 'sinkhorn': entropic temperature
   c.eval.sinkhorn_iterations = 10  # scoring 'sinkhorn': row/column normalisations
   c.eval.valid_size = 1000  # validation links sampled for model selection
+  c.eval.test_queries = 0  # 0: rank every test link; n: a seeded sample of n (metrics + '<m>_se')
   c.eval.select_best = True  # report the epoch best on validation
   c.eval.encode_batch = 2048
 

@@ -52,6 +52,7 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "model.dropout": (0.0, 0.999, "in [0, 1)"),
   "model.projection_dim": (1, None, "> 0"),
   "eval.valid_size": (0, None, ">= 0"),
+  "eval.test_queries": (0, None, ">= 0 (0: all test links)"),
   "eval.encode_batch": (1, None, "> 0"),
   "eval.csls_k": (1, None, ">= 1"),
   "align.candidates_k": (1, None, ">= 1"),
@@ -112,4 +113,9 @@ def validate(config) -> None:
     )
   if not config.align.hop_weights:
     raise InputError("--config.align.hop_weights is empty: give one weight per hop, hop 0 first")
+  if config.eval.test_queries and (config.eval.scoring, config.eval.backend) != ("cosine", "jax"):
+    raise InputError(
+      f"--config.eval.test_queries={config.eval.test_queries}: sampled test queries need "
+      f"eval.scoring='cosine' and eval.backend='jax' (not {config.eval.scoring!r}, {config.eval.backend!r})"
+    )
   sharding.config_mesh(config)  # the batch sizes must split over the devices the run will use

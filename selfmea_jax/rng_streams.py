@@ -11,6 +11,7 @@ import numpy as np
 SEED_BATCH = 7  # [seed, step, SEED_BATCH]
 VALIDATION_SAMPLE = 5  # [seed, VALIDATION_SAMPLE]
 QUEUE_INIT = 99  # [seed, QUEUE_INIT, kg_index]
+TEST_SAMPLE = 11  # [seed, TEST_SAMPLE]
 
 
 def epoch_order(seed: int, epoch: int, kg_index: int) -> np.random.Generator:
@@ -26,6 +27,11 @@ def seed_batch(seed: int, step: int) -> np.random.Generator:
 def validation_sample(seed: int) -> np.random.Generator:
   """The validation links used for model selection."""
   return np.random.default_rng([seed, VALIDATION_SAMPLE])
+
+
+def test_sample(seed: int) -> np.random.Generator:
+  """The test links evaluated when eval.test_queries samples them."""
+  return np.random.default_rng([seed, TEST_SAMPLE])
 
 
 def queue_init(seed: int, kg_index: int) -> np.random.Generator:

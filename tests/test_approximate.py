@@ -32,13 +32,35 @@ def test_approximate_search_reaches_and_reports_its_recall(method):
   assert np.all(np.diff(top.scores, axis=1) <= 1e-6)  # descending
 
 
+def test_smallest_knob_bisects_the_last_doubling():
+  tried = []
+
+  def measure(knob):  # recall grows with the knob and reaches .99 from 297 on
+    tried.append(knob)
+    return {"recall": min(1.0, knob / 300)}
+
+  knob, result = approximate.smallest_knob(measure, 32, 4096, "recall", 0.99)
+  assert tried[:5] == [32, 64, 128, 256, 512]  # doubled until it passes
+  assert knob == 320 and result["recall"] >= 0.99  # then bisected: 384, 320 pass, 288 fails
+  assert approximate.smallest_knob(measure, 512, 4096, "recall", 0.99)[0] == 512  # passes at once
+  assert approximate.smallest_knob(measure, 32, 128, "recall", 0.99) == (128, {"recall": 128 / 300})
+
+
 def test_recall_counts_misses_and_ties():
-  exact_ids = np.array([[0, 1, 2], [3, 4, 5]])
-  exact_scores = np.array([[0.9, 0.8, 0.7], [0.9, 0.5, 0.4]])
-  approx_ids = np.array([[9, 1, 2], [3, 4, 5]])  # row 0's best is a different id, same score
-  approx_scores = np.array([[0.9, 0.8, 0.7], [0.9, 0.5, 0.4]])
+  exact_ids = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8]])
+  exact_scores = np.array([[0.9, 0.8, 0.7], [0.9, 0.5, 0.4], [0.9, 0.8, 0.7]])
+  approx_ids = np.array([[9, 1, 2], [3, 4, 10], [6, 11, -1]])
+  # row 0: its best is a duplicate of the exact best (same score): found; row 1: id 10 scores
+  # below the exact 3rd: a miss; row 2: a miss and a missing (-1) entry.
+  approx_scores = np.array([[0.9, 0.8, 0.7], [0.9, 0.5, 0.3], [0.9, 0.6, -np.inf]])
   recall = approximate.recall_against_exact(approx_ids, approx_scores, exact_ids, exact_scores)
-  assert recall["recall@1"] == 1.0 and recall["recall@3"] == pytest.approx(5 / 6)
+  assert recall["recall@1"] == 1.0 and recall["recall@3"] == pytest.approx((3 + 2 + 1) / 9)
+  no_ties = approximate.recall_against_exact(exact_ids[1:], exact_scores[1:], exact_ids[1:], exact_scores[1:])
+  assert no_ties["recall@3"] == 1.0
+  tied_tenth = approximate.recall_against_exact(  # either of two tied k-th candidates is right
+    np.array([[0, 1, 12]]), np.array([[0.9, 0.8, 0.7]]), exact_ids[:1], exact_scores[:1]
+  )
+  assert tied_tenth["recall@3"] == 1.0
 
 
 def test_auto_is_exact_on_small_inputs():

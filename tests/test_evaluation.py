@@ -142,3 +142,47 @@ def test_accelerator_topk_equals_exact_top_k_on_cpu():
   _, exact_ids, exact_scores = blocked.search(q, c, k=5)
   np.testing.assert_array_equal(np.asarray(ids), exact_ids)
   np.testing.assert_allclose(np.asarray(scores), exact_scores, rtol=1e-6)
+
+
+def test_sampled_test_queries_keep_every_candidate_and_report_standard_errors():
+  rng = np.random.default_rng(8)
+  emb2 = unit(rng.normal(size=(400, 16)))
+  order = rng.permutation(400)
+  emb1 = unit(emb2[order[:300]] + 0.3 * rng.normal(size=(300, 16)))
+  links = np.stack([np.arange(300), order[:300]], 1)
+  sample = np.sort(rng.choice(300, 60, replace=False))
+  report = metrics.report_one_pass(emb1, emb2, links[sample], standard_errors=True, test_targets=links[:, 1])
+  # Each sampled query keeps its rank among all 300 test targets / all 400 KG2 entities.
+  test_ranks = brute_force_ranks(emb1[sample], emb2[links[:, 1]], sample)
+  all_ranks = brute_force_ranks(emb1[sample], emb2, links[sample, 1])
+  for convention, ranks in (("test", test_ranks), ("all", all_ranks)):
+    hits = (ranks <= 1).astype(float)
+    assert report[f"{convention}/h1"] == pytest.approx(hits.mean())
+    assert report[f"{convention}/h1_se"] == pytest.approx(hits.std(ddof=1) / np.sqrt(60))
+    assert report[f"{convention}/mrr_se"] == pytest.approx((1 / ranks).std(ddof=1) / np.sqrt(60))
+  # Without test_targets the sample's own targets would be the candidates: an easier test.
+  easier = metrics.report_one_pass(emb1, emb2, links[sample])
+  assert easier["test/mrr"] > report["test/mrr"]
+  assert "test/h1_se" not in easier
+
+
+def test_evaluation_samples_test_links_by_seed():
+  from configs import default  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.config_checks import validate  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.data.kg import AlignmentTask  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.evaluation import evaluate  # pylint: disable=import-outside-toplevel
+
+  links = np.stack([np.arange(100), np.arange(100) + 7], 1)
+  task = AlignmentTask("t", None, None, valid_links=links[:0], test_links=links)
+  config = default.get_config()
+  assert evaluate.test_links(config, task) is links  # 0: every test link
+  config.eval.test_queries = 30
+  first = evaluate.test_links(config, task)
+  assert len(first) == 30 and len(np.unique(first[:, 0])) == 30
+  np.testing.assert_array_equal(first, evaluate.test_links(config, task))  # seeded
+  config.seed += 1
+  assert not np.array_equal(first, evaluate.test_links(config, task))
+  config.eval.scoring = "csls"
+  with pytest.raises(InputError, match="test_queries"):
+    validate(config)

@@ -19,6 +19,15 @@ def validation_links(config, task) -> np.ndarray:
   return links[rng_streams.validation_sample(config.seed).choice(len(links), size, replace=False)]
 
 
+def test_links(config, task) -> np.ndarray:
+  """[t, 2] the test links evaluated: all of them, or a seeded sample of eval.test_queries
+  (exact ranks of sampled queries: unbiased metrics, reported with standard errors)."""
+  links, size = task.test_links, config.eval.test_queries
+  if not size or size >= len(links):
+    return links
+  return links[np.sort(rng_streams.test_sample(config.seed).choice(len(links), size, replace=False))]
+
+
 def _test_kwargs(config) -> dict:
   return dict(
     scoring=config.eval.scoring,
@@ -32,11 +41,25 @@ def _test_kwargs(config) -> dict:
 def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dict:
   """Validation MRR (selection only, cosine) and the test report under both conventions.
   emb1 [n1, E], emb2 [n2, E]. A KG pair without gold links gives {}. Cosine and CSLS with
-  the JAX backend take one pass over KG2 for all of it (metrics.report_one_pass)."""
-  valid = validation_links(config, task)
+  the JAX backend take one pass over KG2 for all of it (metrics.report_one_pass). With
+  eval.test_queries, a seeded sample of the test links is ranked (against every test target
+  or KG2 entity, as without it) and each metric comes with its standard error ('<m>_se')."""
+  return _report(config, emb1, emb2, task, validation_links(config, task))
+
+
+def _report(config, emb1: np.ndarray, emb2: np.ndarray, task, valid: np.ndarray) -> dict:
+  links = test_links(config, task)
   if config.eval.backend == "jax" and config.eval.scoring in metrics.ONE_PASS_SCORINGS:
     return metrics.report_one_pass(
-      emb1, emb2, task.test_links, valid, config.eval.scoring, config.eval.csls_k, config.eval.compute_dtype
+      emb1,
+      emb2,
+      links,
+      valid,
+      config.eval.scoring,
+      config.eval.csls_k,
+      config.eval.compute_dtype,
+      standard_errors=len(links) < len(task.test_links),
+      test_targets=task.test_links[:, 1],
     )
   results = {}
   if len(valid):
@@ -51,8 +74,8 @@ def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dic
         backend=config.eval.backend,
       )
     )
-  if len(task.test_links):
-    results.update(metrics.report(emb1, emb2, task.test_links, **_test_kwargs(config)))
+  if len(links):
+    results.update(metrics.report(emb1, emb2, links, **_test_kwargs(config)))
   return results
 
 
@@ -66,9 +89,7 @@ def names_only_report(config, task, inputs) -> dict:
   """The test report of the raw name embeddings (the baseline the encoder must beat)."""
   if not len(task.test_links):
     return {}
-  return metrics.report(
-    inputs[0].name_matrix(), inputs[1].name_matrix(), task.test_links, **_test_kwargs(config)
-  )
+  return _report(config, inputs[0].name_matrix(), inputs[1].name_matrix(), task, np.zeros((0, 2), np.int64))
 
 
 def format_results(results: dict) -> str:

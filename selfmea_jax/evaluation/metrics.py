@@ -19,13 +19,17 @@ SCORINGS = ("cosine", "csls", "sinkhorn")
 BACKENDS = ("jax", "faiss")
 
 
-def rank_metrics(ranks: np.ndarray) -> dict[str, float]:
+def rank_metrics(ranks: np.ndarray, standard_errors: bool = False) -> dict[str, float]:
+  """ranks [n] (1 = best) -> {'h1', 'h10', 'mrr'}; with standard_errors also '<metric>_se',
+  the standard error of each mean (for ranks of a random sample of the queries)."""
   ranks = np.asarray(ranks, np.float64)
-  return {
-    "h1": float(np.mean(ranks <= 1)),
-    "h10": float(np.mean(ranks <= 10)),
-    "mrr": float(np.mean(1.0 / ranks)),
-  }
+  per_query = {"h1": ranks <= 1, "h10": ranks <= 10, "mrr": 1.0 / ranks}
+  out = {name: float(np.mean(values)) for name, values in per_query.items()}
+  if standard_errors:
+    for name, values in per_query.items():
+      spread = np.std(values, ddof=1) if len(ranks) > 1 else 0.0
+      out[f"{name}_se"] = float(spread / np.sqrt(max(len(ranks), 1)))
+  return out
 
 
 def _search_fn(backend: str):
@@ -94,12 +98,16 @@ def report_one_pass(
   scoring: str = "cosine",
   csls_k: int = 10,
   compute_dtype: str = "float32",
+  standard_errors: bool = False,
+  test_targets: np.ndarray | None = None,
 ) -> dict[str, float]:
   """report(conventions=('test', 'all')) of `links` plus the validation links' 'all' report
   (cosine, prefix 'valid/'), from one blocked pass over KG2: every query's block of scores
   gives its rank among all KG2 entities and among the test targets (the 'test' convention).
   scoring: cosine | csls; compute_dtype: of the score matmul (bfloat16 on accelerators).
-  emb1 [n1, E], emb2 [n2, E], links / valid_links [*, 2]."""
+  emb1 [n1, E], emb2 [n2, E], links / valid_links [*, 2]. test_targets: the 'test'
+  convention's candidates (default links[:, 1]; all test targets when `links` is a random
+  sample of the test links, then with standard_errors: each test metric's standard error)."""
   if scoring not in ONE_PASS_SCORINGS:
     raise InputError(f"one-pass evaluation supports scoring {ONE_PASS_SCORINGS}, not {scoring!r}")
   valid = np.zeros((0, 2), np.int64) if valid_links is None else np.asarray(valid_links)
@@ -113,7 +121,7 @@ def report_one_pass(
     bias = 0.5 * blocked.mean_topk_similarity(emb2, emb1[links[:, 0]], csls_k)
     weights = np.concatenate([np.ones(len(links)), np.zeros(len(valid))])  # validation: cosine
   subset = np.zeros(len(emb2), bool)
-  subset[links[:, 1]] = True
+  subset[links[:, 1] if test_targets is None else test_targets] = True
   ranks, subset_ranks = split_over_processes(
     lambda rows: blocked.search_all(
       emb1[queries[rows]],
@@ -129,8 +137,10 @@ def report_one_pass(
   )
   out = {}
   if len(links):
-    out.update({f"test/{k}": v for k, v in rank_metrics(subset_ranks[: len(links)]).items()})
-    out.update({f"all/{k}": v for k, v in rank_metrics(ranks[: len(links)]).items()})
+    for convention, values in (("test", subset_ranks), ("all", ranks)):
+      out.update(
+        {f"{convention}/{k}": v for k, v in rank_metrics(values[: len(links)], standard_errors).items()}
+      )
   if len(valid):
     out.update({f"valid/all/{k}": v for k, v in rank_metrics(ranks[len(links) :]).items()})
   return out

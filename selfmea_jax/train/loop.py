@@ -80,6 +80,12 @@ def initial_seeds(config, task, inputs, encoded, given: np.ndarray | None = None
 
 def fresh_run_state(config, task, inputs, model, params, given_seeds=None) -> RunState:
   """The run state before the first step: baselines, untrained model as the best so far."""
+  if 0 < config.eval.test_queries < len(task.test_links):
+    logging.info(
+      "evaluating a seeded sample of %d of %d test links (exact ranks; each metric with its standard error)",
+      config.eval.test_queries,
+      len(task.test_links),
+    )
   baseline = names_only_report(config, task, inputs)
   untrained, embeddings = evaluate_params(config, model, params, task, inputs)
   logging.info("names only: %s", format_results(baseline))
