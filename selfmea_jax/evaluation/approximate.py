@@ -22,6 +22,7 @@ import numpy as np
 
 from selfmea_jax.errors import InputError
 from selfmea_jax.evaluation import blocked
+from selfmea_jax.evaluation.metrics import standard_error
 
 METHODS = ("auto", "exact", "ivf", "hnsw")
 EXACT_UP_TO = 4e9  # query x candidate pairs searched exactly by `auto` (DBP15K: 2e8)
@@ -100,9 +101,7 @@ def recall_against_exact(
   return {
     "recall@1": float(best),
     f"recall@{k}": float(np.mean(per_query)),
-    f"recall@{k}_se": float(np.std(per_query, ddof=1) / np.sqrt(len(per_query)))
-    if len(per_query) > 1
-    else 0.0,
+    f"recall@{k}_se": standard_error(per_query),
     "sampled_queries": len(exact_ids),
   }
 

@@ -19,6 +19,12 @@ SCORINGS = ("cosine", "csls", "sinkhorn")
 BACKENDS = ("jax", "faiss")
 
 
+def standard_error(values: np.ndarray) -> float:
+  """The standard error of the mean of values [n] (0 with fewer than 2 values)."""
+  values = np.asarray(values, np.float64)
+  return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
 def rank_metrics(ranks: np.ndarray, standard_errors: bool = False) -> dict[str, float]:
   """ranks [n] (1 = best) -> {'h1', 'h10', 'mrr'}; with standard_errors also '<metric>_se',
   the standard error of each mean (for ranks of a random sample of the queries)."""
@@ -26,9 +32,7 @@ def rank_metrics(ranks: np.ndarray, standard_errors: bool = False) -> dict[str, 
   per_query = {"h1": ranks <= 1, "h10": ranks <= 10, "mrr": 1.0 / ranks}
   out = {name: float(np.mean(values)) for name, values in per_query.items()}
   if standard_errors:
-    for name, values in per_query.items():
-      spread = np.std(values, ddof=1) if len(ranks) > 1 else 0.0
-      out[f"{name}_se"] = float(spread / np.sqrt(max(len(ranks), 1)))
+    out.update({f"{name}_se": standard_error(values) for name, values in per_query.items()})
   return out
 
 

@@ -23,7 +23,13 @@ from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
 from selfmea_jax.evaluation.encode import encode_pair
-from selfmea_jax.evaluation.evaluate import VALID_KEY, evaluate_params, format_results, names_only_report
+from selfmea_jax.evaluation.evaluate import (
+  VALID_KEY,
+  evaluate_params,
+  format_results,
+  names_only_report,
+  test_links,
+)
 from selfmea_jax.metric_writers import IntervalMeans, MetricWriter, flatten_config
 from selfmea_jax.models.fusion import EntityEncoder
 from selfmea_jax.train import build, distributed, pseudo_seeds, sharding
@@ -80,10 +86,11 @@ def initial_seeds(config, task, inputs, encoded, given: np.ndarray | None = None
 
 def fresh_run_state(config, task, inputs, model, params, given_seeds=None) -> RunState:
   """The run state before the first step: baselines, untrained model as the best so far."""
-  if 0 < config.eval.test_queries < len(task.test_links):
+  evaluated = len(test_links(config, task))
+  if evaluated < len(task.test_links):
     logging.info(
       "evaluating a seeded sample of %d of %d test links (exact ranks; each metric with its standard error)",
-      config.eval.test_queries,
+      evaluated,
       len(task.test_links),
     )
   baseline = names_only_report(config, task, inputs)
