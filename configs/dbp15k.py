@@ -1,21 +1,23 @@
 """DBP15K configs, chosen by argument (big_vision style):
 
-  --config=configs/dbp15k.py:ja_en                 SelfKG (names + 1-hop graph attention)
-  --config=configs/dbp15k.py:ja_en,mea             SelfMEA (+ relation bags, fusion, NCA, iterative)
-  --config=configs/dbp15k.py:ja_en,best            the label-free aligner (original-language names)
-  --config=configs/dbp15k.py:ja_en,best,translated the aligner + machine-translated name views
+  --config=configs/dbp15k.py:ja_en                    SelfKG trainer (names + 1-hop graph attention)
+  --config=configs/dbp15k.py:ja_en,mea                SelfMEA trainer (+ relations, fusion, NCA, iterative)
+  --config=configs/dbp15k.py:ja_en,aligner            the label-free aligner (original-language names)
+  --config=configs/dbp15k.py:ja_en,aligner,translated the aligner + machine-translated name views
 
-The pair is zh_en, ja_en or fr_en. configs/<pair>.py, <pair>_mea.py and <pair>_best.py are
-shortcuts to these. Every hyper-parameter was chosen on the ja_en validation pool only and
-is applied unchanged to the other pairs (BUILD_NOTES.md).
+The pair is zh_en, ja_en or fr_en; configs/<pair>.py[:<variant>] is a shortcut. Every
+hyper-parameter was chosen on the ja_en validation pool only and is applied unchanged to the
+other pairs (BUILD_NOTES.md).
 """
+
+import ml_collections
 
 from configs import default
 
-VARIANTS = ("selfkg", "mea", "best")
+VARIANTS = ("selfkg", "mea", "aligner")
 
 
-def selfkg(pair: str):
+def selfkg(pair: str) -> ml_collections.ConfigDict:
   """SelfKG on one DBP15K pair with offline USE name embeddings."""
   c = default.get_config()
   c.workdir = f"runs/{pair}"
@@ -33,7 +35,7 @@ def selfkg(pair: str):
   return c
 
 
-def mea(pair: str):
+def mea(pair: str) -> ml_collections.ConfigDict:
   """SelfMEA: SelfKG + relation bags, fusion, NCA on label-free pseudo-seeds, iterative
   learning. Images / attributes join when data.image_files / attribute_files are set (EVA
   formats); DBP15K as shipped here has neither."""
@@ -48,31 +50,33 @@ def mea(pair: str):
   return c
 
 
-def best(pair: str, translated: bool = False):
+def aligner(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
   """The label-free aligner; translated: add the machine-translated name views."""
   c = mea(pair)
-  c.workdir = f"runs/{pair}_best" + ("_translated" if translated else "")
-  c.align.enabled = True
+  c.workdir = f"runs/{pair}_aligner" + ("_translated" if translated else "")
+  c.pipeline = "aligner"
   c.align.views = ("use:uri", "e5:uri")
   if translated:
     c.align.views += ("use:translated", "e5:translated", "literal:translated")
-  c.align.train_view = "e5:translated" if translated else "e5:uri"
-  c.align.sinkhorn_temperature = 0.005
-  c.align.consistency_weight = 0.1
-  c.align.consistency_rounds = 1
+  c.align.trainer.name_view = "e5:translated" if translated else "e5:uri"
+  c.decoding.scoring, c.decoding.assignment = "sinkhorn", "hungarian"
+  c.decoding.sinkhorn_temperature = 0.005
+  c.decoding.consistency_weight = 0.1
+  c.decoding.consistency_rounds = 1
   return c
 
 
-def get_config(arg: str = "ja_en"):
-  """arg: '<pair>[,selfkg|mea|best][,translated]'."""
+def get_config(arg: str = "ja_en") -> ml_collections.ConfigDict:
+  """arg: '<pair>[,selfkg|mea|aligner][,translated]'."""
   parts = [p.strip() for p in (arg or "ja_en").split(",") if p.strip()]
   pair, options = parts[0], set(parts[1:])
   variant = [o for o in options if o in VARIANTS] or ["selfkg"]
   unknown = options - set(VARIANTS) - {"translated"}
-  if unknown or len(variant) > 1 or ("translated" in options and variant != ["best"]):
+  if unknown or len(variant) > 1 or ("translated" in options and variant != ["aligner"]):
     raise ValueError(
-      f"configs/dbp15k.py:{arg}: use '<pair>[,selfkg|mea|best][,translated]' ('translated' goes with 'best')"
+      f"configs/dbp15k.py:{arg}: use '<pair>[,selfkg|mea|aligner][,translated]' "
+      "('translated' goes with 'aligner')"
     )
-  if variant == ["best"]:
-    return best(pair, "translated" in options)
+  if variant == ["aligner"]:
+    return aligner(pair, "translated" in options)
   return {"selfkg": selfkg, "mea": mea}[variant[0]](pair)

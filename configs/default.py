@@ -1,9 +1,9 @@
 """Default configuration: every key, documented, with its default value.
 
 Other configs start from this one and override (big_vision style):
-  configs/synthetic.py     the embedded default (no dataset)
-  configs/dbp15k.py:<pair>[,mea|,best][,translated]   DBP15K; configs/<pair>*.py are shortcuts
-  configs/own_kgs.py:<dir> your own KG pair (OpenEA layout)
+  configs/synthetic.py[:mea|:aligner]                    the embedded default (no dataset)
+  configs/dbp15k.py:<pair>[,mea|,aligner][,translated]   DBP15K; configs/<pair>.py = SelfKG
+  configs/own_kgs.py:<dir>                               your own KG pair (OpenEA layout)
 """
 
 import dataclasses
@@ -18,6 +18,7 @@ def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.workdir = "runs/default"
+  c.pipeline = "trainer"  # trainer (SelfKG / SelfMEA, train/) | aligner (label-free aligner, align/)
 
   c.data = ml_collections.ConfigDict()
   c.data.kind = "synthetic"  # 'synthetic' | 'dbp15k' | 'openea' (your own KGs)
@@ -84,40 +85,42 @@ def get_config() -> ml_collections.ConfigDict:
   c.distributed.process_id = -1  # with coordinator_address: 0 .. num_processes - 1
 
   c.eval = ml_collections.ConfigDict()
-  c.eval.backend = "jax"  # jax (blocked) | faiss
-  c.eval.scoring = "cosine"  # cosine | csls | sinkhorn
-  c.eval.csls_k = 10
   c.eval.compute_dtype = "float32"  # one-pass evaluation's score matmul: float32 | bfloat16
-  c.eval.sinkhorn_temperature = 0.02  # scoring 'sinkhorn': entropic temperature
-  c.eval.sinkhorn_iterations = 10  # scoring 'sinkhorn': row/column normalisations
   c.eval.valid_size = 1000  # validation links sampled for model selection
   c.eval.test_queries = 0  # 0: rank every test link; n: a seeded sample of n (metrics + '<m>_se')
   c.eval.select_best = True  # report the epoch best on validation
   c.eval.encode_batch = 2048
 
-  # The label-free aligner (selfmea_jax/align): used by `main` when align.enabled.
+  # Decoding, for both pipelines (matching/): the trainer's test ranks and alignment.tsv, the
+  # aligner's every stage. Metrics: h1 / h10 / mrr rank the gold partner under `scoring`;
+  # decoded_accuracy is the share of sources whose 1-to-1 decoded partner is the gold one.
+  c.decoding = ml_collections.ConfigDict()
+  c.decoding.scoring = "cosine"  # cosine | csls | sinkhorn (sinkhorn: on the candidate graph)
+  c.decoding.assignment = "greedy"  # greedy | hungarian: the decoded alignment
+  c.decoding.csls_k = 10  # scoring csls: neighbours of the local-density terms
+  c.decoding.sinkhorn_temperature = 0.02  # scoring sinkhorn: entropic temperature
+  c.decoding.sinkhorn_iterations = 100  # scoring sinkhorn: log-domain row/column normalisations
+  c.decoding.candidates_k = 50  # top-k each way: the sparse candidate graph
+  c.decoding.search = "auto"  # exact | flat | ivf | hnsw | auto (exact up to 4e9 query x candidate pairs)
+  c.decoding.search_target_recall = 0.99  # approximate search: sampled recall@k it must reach
+  c.decoding.consistency_weight = 0.0  # neighbour-consistency refinement (0 = off)
+  c.decoding.consistency_rounds = 0  # refinement rounds (each re-decodes)
+  c.decoding.conventions = ("test", "all")  # conventions reported by a decoding
+
+  # The label-free aligner (selfmea_jax/align): pipeline='aligner'.
   c.align = ml_collections.ConfigDict()
-  c.align.enabled = False
   c.align.views = ("use:uri",)  # <encoder>:<source>; encoder use|e5|labse|hash|literal|given
   c.align.view_weights = ()  # () = equal; else one non-negative weight per view
   c.align.center_views = True  # centre each view on its KG's mean row, re-normalise
   c.align.hop_weights = (1.0, 1.0, 1.0)  # weight of hops 0..H of every view (normalised)
   c.align.literal_dim = 1024  # width of the random projection of the n-gram TF-IDF
-  c.align.candidates_k = 50  # top-k each way: the sparse candidate graph
-  c.align.search = "auto"  # exact | ivf | hnsw | auto (exact up to 4e9 query x candidate pairs, then hnsw)
-  c.align.search_target_recall = 0.99  # approximate search: sampled recall@k it must reach
-  c.align.scoring = "sinkhorn"  # cosine | csls | sinkhorn (ranks for H@10 / MRR)
-  c.align.assignment = "hungarian"  # greedy | hungarian (the decoded alignment, H@1)
-  c.align.csls_k = 10  # scoring csls: neighbours of the local-density terms
-  c.align.sinkhorn_temperature = 0.02  # scoring sinkhorn: entropic temperature
-  c.align.sinkhorn_iterations = 100  # scoring sinkhorn: log-domain normalisations
-  c.align.consistency_weight = 0.0  # neighbour-consistency refinement (0 = off)
-  c.align.consistency_rounds = 0  # refinement rounds (each re-decodes)
-  c.align.conventions = ("test", "all")  # evaluation conventions reported
   c.align.self_training_rounds = 1  # 0 = decoding only
-  c.align.seed_keep_fraction = 1.0  # of the decoded pairs that are mutual best (by margin)
-  c.align.train_view = "use:uri"  # the trainer's name input
-  c.align.train_epochs = 2  # trainer epochs per self-training round
-  c.align.train_nca_weight = 1.0  # trainer NCA weight on the decoded pseudo-seeds
   c.align.trained_view_weight = 1.0  # relative to the average name view
+  # The trainer of each self-training round: the run's config with these overrides (and
+  # train.initial_seeds='given', train.iterative, cosine ranks in its own epoch reports).
+  c.align.trainer = ml_collections.ConfigDict()
+  c.align.trainer.name_view = "use:uri"  # its name input: a cached encoder view (given: synthetic)
+  c.align.trainer.num_epochs = 2  # -> train.num_epochs
+  c.align.trainer.nca_weight = 1.0  # -> train.nca_weight (NCA on the decoded pseudo-seeds)
+  c.align.trainer.seed_fraction = 1.0  # of the decoded, mutually best pairs (by margin) handed over
   return c

@@ -1,7 +1,8 @@
-"""SelfKG on DBP15K fr_en: a shortcut for configs/dbp15k.py:fr_en."""
+"""DBP15K fr_en: a shortcut for configs/dbp15k.py:fr_en[,<variant>] (SelfKG without an argument;
+`--config=configs/fr_en.py:aligner` is the label-free aligner)."""
 
 from configs import dbp15k
 
 
-def get_config():
-  return dbp15k.get_config("fr_en")
+def get_config(arg: str | None = None):
+  return dbp15k.get_config("fr_en" + (f",{arg}" if arg else ""))

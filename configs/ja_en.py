@@ -1,7 +1,8 @@
-"""SelfKG on DBP15K ja_en: a shortcut for configs/dbp15k.py:ja_en."""
+"""DBP15K ja_en: a shortcut for configs/dbp15k.py:ja_en[,<variant>] (SelfKG without an argument;
+`--config=configs/ja_en.py:aligner` is the label-free aligner)."""
 
 from configs import dbp15k
 
 
-def get_config():
-  return dbp15k.get_config("ja_en")
+def get_config(arg: str | None = None):
+  return dbp15k.get_config("ja_en" + (f",{arg}" if arg else ""))

@@ -10,7 +10,7 @@ from configs import dbp15k
 
 def get_config(arg: str | None = None):
   directory = arg or "experiments/tiny_kgs"
-  c = dbp15k.best("own")
+  c = dbp15k.aligner("own")
   c.workdir = f"runs/{os.path.basename(os.path.normpath(directory)) or 'own_kgs'}"
   c.data.kind = "openea"
   c.data.openea_dir = directory

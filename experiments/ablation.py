@@ -13,9 +13,8 @@ import argparse
 import json
 import os
 
-import common  # pylint: disable=import-error
-
 from configs import dbp15k
+from experiments import common
 
 VARIANTS = (
   ("+ relations (fusion, no NCA)", dict(nca_weight=0.0, iterative=False)),

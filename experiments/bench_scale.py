@@ -13,8 +13,8 @@ neighbourhood structure); KG1 = a noisy copy of a permutation of KG2, d = --dim,
 chunk by chunk to memory-mapped .npy files above 20K entities (float32, and float16 for the
 size comparison). Approximate search = faiss HNSW (or --method=ivf) with its search breadth
 raised until recall@10 on 1,000 sampled queries reaches --target_recall against exact
-blocked search (evaluation/approximate.py). Decoding = log-domain Sinkhorn (100 iterations)
-on the two-way top-k graph, then sparse Hungarian (align/decoding.py). Peak RSS is the
+blocked search (matching/approximate.py). Decoding = log-domain Sinkhorn (100 iterations)
+on the two-way top-k graph, then sparse Hungarian (matching/decoding.py). Peak RSS is the
 process maximum so far (sizes run in increasing order). Prints a markdown table and writes
 JSON (experiments/results/bench_scale.json).
 """
@@ -28,14 +28,13 @@ import time
 
 from absl import logging
 import bench  # pylint: disable=import-error
-import common  # pylint: disable=import-error
 import jax
 import jax.numpy as jnp
 import name_corpus  # pylint: disable=import-error
 import numpy as np
 
-from selfmea_jax.align import candidates, decoding
-from selfmea_jax.evaluation import approximate, metrics
+from experiments import common
+from selfmea_jax.matching import approximate, candidates, decoding, metrics
 
 SIZES = {"dbp15k": 19_500, "100k": 100_000, "1m": 1_000_000}
 
@@ -120,13 +119,13 @@ def bench_evaluation(emb1, emb2, gold, rng) -> dict:
   order = rng.permutation(n)
   test = np.stack([order[: int(0.7 * n)], gold[order[: int(0.7 * n)]]], 1)
   valid = np.stack([order[-1000:], gold[order[-1000:]]], 1)
-  metrics.report_one_pass(emb1, emb2, test[:100], valid[:100])  # compile
+  metrics.one_pass_report(emb1, emb2, test[:100], valid[:100])  # compile
   start = time.perf_counter()
-  separate = metrics.report(emb1, emb2, test)
-  separate.update(metrics.report(emb1, emb2, valid, conventions=("all",), prefix="valid/"))
+  separate = metrics.one_pass_report(emb1, emb2, test)
+  separate.update(metrics.one_pass_report(emb1, emb2, test[:0], valid))
   separate_s = time.perf_counter() - start
   start = time.perf_counter()
-  one = metrics.report_one_pass(emb1, emb2, test, valid)
+  one = metrics.one_pass_report(emb1, emb2, test, valid)
   one_s = time.perf_counter() - start
   assert one == separate, (one, separate)
   floor = matmul_floor(np.asarray(emb1[np.concatenate([test[:, 0], valid[:, 0]])]), np.asarray(emb2))

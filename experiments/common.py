@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from selfmea_jax.data.dbp15k import pair_dir
 from selfmea_jax.errors import InputError
@@ -26,9 +23,14 @@ def require_dbp15k(data_dir: str, pair: str) -> bool:
     return False
 
 
-def run_fresh(config, workdir: str, run=loop.train_and_evaluate) -> tuple[dict, float]:
+def train_results(config, workdir: str) -> dict:
+  """The trainer's results (train + evaluate, resuming in workdir)."""
+  return loop.train(config, workdir).results
+
+
+def run_fresh(config, workdir: str, run=train_results) -> tuple:
   """Runs `run(config, workdir)` (default: train + evaluate) from scratch in workdir
-  (deleted first); returns (results, wall seconds)."""
+  (deleted first); returns (its result, wall seconds)."""
   shutil.rmtree(workdir, ignore_errors=True)
   start = time.time()
   results = run(config, workdir)

@@ -9,7 +9,7 @@ Methods (inner product on unit rows): faiss HNSW-Flat at two efConstruction valu
 with re-ranking, IVF with 4-bit PQ fast-scan codes and exact refinement; hnswlib and usearch
 (bfloat16 storage, re-ranked) when installed. Each row is one search breadth (efSearch or
 nprobe). Query time is the wall time of the sample's queries on all cores, per query.
-Recall is evaluation/approximate.recall_against_exact (ties count) on --queries sampled queries.
+Recall is matching/approximate.recall_against_exact (ties count) on --queries sampled queries.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import os
 import tempfile
 import time
 
-import common  # pylint: disable=import-error
 import faiss
 import name_corpus  # pylint: disable=import-error
 import numpy as np
 
-from selfmea_jax.evaluation import approximate, blocked
+from experiments import common
+from selfmea_jax.matching import approximate, blocked
 
 K = 10
 
@@ -90,7 +90,7 @@ def ivf_pq_fastscan(candidates, factor: int = 8):
 
 
 def hnswlib_index(candidates):
-  import hnswlib  # pylint: disable=import-outside-toplevel
+  import hnswlib  # lazy: optional dependency: only for this comparison
 
   index = hnswlib.Index(space="ip", dim=candidates.shape[1])
   index.init_index(max_elements=len(candidates), ef_construction=200, M=32)
@@ -106,7 +106,7 @@ def hnswlib_index(candidates):
 
 
 def usearch_bf16(candidates, factor: int = 2):
-  from usearch.index import Index  # pylint: disable=import-outside-toplevel
+  from usearch.index import Index  # lazy: optional dependency: only for this comparison
 
   index = Index(ndim=candidates.shape[1], metric="ip", dtype="bf16", connectivity=32, expansion_add=200)
   index.add(np.arange(len(candidates)), candidates, threads=os.cpu_count())

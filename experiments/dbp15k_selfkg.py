@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 
-import common  # pylint: disable=import-error
-
 from configs import dbp15k
+from experiments import common
 
 
 def main():

@@ -22,10 +22,10 @@ import tempfile
 import time
 import urllib.parse
 
-import common  # pylint: disable=import-error
 import numpy as np
 from tqdm.auto import tqdm
 
+from experiments import common
 from selfmea_jax.data.dbp15k import pair_dir
 from selfmea_jax.features import text_encoders
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from selfmea_jax.align import decoding, views
+import math
+
+import ml_collections
+
+from selfmea_jax.align import views
 from selfmea_jax.data.dbp15k import PAIRS
+from selfmea_jax.data.load import KINDS
 from selfmea_jax.errors import InputError
-from selfmea_jax.evaluation import approximate, metrics
 from selfmea_jax.features import text_encoders
 from selfmea_jax.features.names import FEATURE_DTYPES, NAME_SOURCES
+from selfmea_jax.matching import approximate, decoding, metrics
 from selfmea_jax.models.fusion import EXTRA_MODALITIES
 from selfmea_jax.train import sharding
 
-KINDS = ("synthetic", "dbp15k", "openea")
+PIPELINES = ("trainer", "aligner")
 CHOICES = {  # key -> allowed values
+  "pipeline": PIPELINES,
   "data.kind": KINDS,
   "data.name_encoder": tuple(text_encoders.ENCODERS),
   "data.name_source": NAME_SOURCES,
@@ -22,11 +28,9 @@ CHOICES = {  # key -> allowed values
   "train.lr_schedule": ("constant", "cosine"),
   "train.contrastive_output": ("graph", "joint"),
   "train.initial_seeds": ("", "names", "encoder", "given"),
-  "eval.backend": metrics.BACKENDS,
-  "eval.scoring": metrics.SCORINGS,
-  "align.scoring": decoding.SCORINGS,
-  "align.assignment": decoding.ASSIGNMENTS,
-  "align.search": approximate.METHODS,
+  "decoding.scoring": decoding.SCORINGS,
+  "decoding.assignment": decoding.ASSIGNMENTS,
+  "decoding.search": approximate.METHODS,
   "train.seed_search": approximate.METHODS,
 }
 RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
@@ -44,8 +48,6 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "train.keep_checkpoints": (1, None, ">= 1"),
   "train.nca_beta": (1e-12, None, "> 0"),
   "train.nca_margin": (-1.0, 1.0, "in [-1, 1]"),
-  "eval.sinkhorn_temperature": (1e-12, None, "> 0"),
-  "eval.sinkhorn_iterations": (1, None, ">= 1"),
   "train.seed_keep_fraction": (1e-12, 1.0, "in (0, 1]"),
   "train.iterate_window": (1, None, ">= 1"),
   "model.num_slots": (1, None, ">= 1"),
@@ -54,36 +56,45 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "eval.valid_size": (0, None, ">= 0"),
   "eval.test_queries": (0, None, ">= 0 (0: all test links)"),
   "eval.encode_batch": (1, None, "> 0"),
-  "eval.csls_k": (1, None, ">= 1"),
-  "align.candidates_k": (1, None, ">= 1"),
-  "align.search_target_recall": (0.0, 1.0, "in [0, 1]"),
+  "decoding.csls_k": (1, None, ">= 1"),
+  "decoding.candidates_k": (1, None, ">= 1"),
+  "decoding.search_target_recall": (0.0, 1.0, "in [0, 1]"),
+  "decoding.sinkhorn_temperature": (1e-12, None, "> 0"),
+  "decoding.sinkhorn_iterations": (1, None, ">= 1"),
+  "decoding.consistency_weight": (0.0, None, ">= 0"),
+  "decoding.consistency_rounds": (0, None, ">= 0"),
+  "data.valid_fraction": (0.0, 1.0, "in [0, 1]"),
   "align.literal_dim": (1, None, ">= 1"),
-  "align.sinkhorn_temperature": (1e-12, None, "> 0"),
-  "align.sinkhorn_iterations": (1, None, ">= 1"),
   "align.self_training_rounds": (0, None, ">= 0"),
-  "align.seed_keep_fraction": (1e-12, 1.0, "in (0, 1]"),
-  "align.consistency_weight": (0.0, None, ">= 0"),
-  "align.consistency_rounds": (0, None, ">= 0"),
-  "align.train_epochs": (0, None, ">= 0"),
-  "align.csls_k": (1, None, ">= 1"),
+  "align.trained_view_weight": (0.0, None, ">= 0"),
+  "align.trainer.num_epochs": (0, None, ">= 0"),
+  "align.trainer.nca_weight": (0.0, None, ">= 0"),
+  "align.trainer.seed_fraction": (1e-12, 1.0, "in (0, 1]"),
 }
 
 
-def _get(config, key: str):
+def _get(config: ml_collections.ConfigDict, key: str):
   value = config
   for part in key.split("."):
     value = value[part]
   return value
 
 
-def validate(config) -> None:
+def _in_range(value, low, high) -> bool:
+  """A finite number (not a bool) in [low, high]; NaN and infinities never pass."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    return False
+  return value >= low and (high is None or value <= high)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
   """Raises InputError naming the first bad config value (`--config.<key>`)."""
   for key, allowed in CHOICES.items():
     if _get(config, key) not in allowed:
       raise InputError(f"--config.{key}={_get(config, key)!r}: choose one of {allowed}")
   for key, (low, high, text) in RANGES.items():
     value = _get(config, key)
-    if not isinstance(value, (int, float)) or value < low or (high is not None and value > high):
+    if not _in_range(value, low, high):
       raise InputError(f"--config.{key}={value!r}: must be {text}")
   if config.data.kind == "dbp15k" and config.data.pair not in PAIRS:
     raise InputError(
@@ -99,13 +110,15 @@ def validate(config) -> None:
   alpha = config.train.nca_alpha.to_dict()
   if set(alpha) != outputs or not all(isinstance(v, (int, float)) and v > 0 for v in alpha.values()):
     raise InputError(f"--config.train.nca_alpha={alpha}: one scale > 0 for each of {sorted(outputs)}")
-  unknown = set(config.align.conventions) - set(metrics.CONVENTIONS)
-  if unknown or not config.align.conventions:
+  unknown = set(config.decoding.conventions) - set(metrics.CONVENTIONS)
+  if unknown or not config.decoding.conventions:
     raise InputError(
-      f"--config.align.conventions={tuple(config.align.conventions)}: choose from {metrics.CONVENTIONS}"
+      f"--config.decoding.conventions={tuple(config.decoding.conventions)}: choose from {metrics.CONVENTIONS}"
     )
-  for text in tuple(config.align.views) + (config.align.train_view,):
-    views.parse_view(text)
+  if config.pipeline == "aligner":
+    for text in config.align.views:
+      views.parse_view(text)
+    _check_trainer_view(config)
   if config.align.view_weights and len(config.align.view_weights) != len(config.align.views):
     raise InputError(
       f"--config.align.view_weights: {len(config.align.view_weights)} weights for "
@@ -113,9 +126,20 @@ def validate(config) -> None:
     )
   if not config.align.hop_weights:
     raise InputError("--config.align.hop_weights is empty: give one weight per hop, hop 0 first")
-  if config.eval.test_queries and (config.eval.scoring, config.eval.backend) != ("cosine", "jax"):
+  if config.eval.test_queries and config.decoding.scoring != "cosine":
     raise InputError(
       f"--config.eval.test_queries={config.eval.test_queries}: sampled test queries need "
-      f"eval.scoring='cosine' and eval.backend='jax' (not {config.eval.scoring!r}, {config.eval.backend!r})"
+      f"decoding.scoring='cosine' (not {config.decoding.scoring!r})"
     )
   sharding.config_mesh(config)  # the batch sizes must split over the devices the run will use
+
+
+def _check_trainer_view(config: ml_collections.ConfigDict) -> None:
+  """The self-training trainer reads a cached encoder view (or the synthetic given vectors)."""
+  spec = views.parse_view(config.align.trainer.name_view)
+  expected = ("given",) if config.data.kind == "synthetic" else tuple(text_encoders.ENCODERS)
+  if spec.encoder not in expected:
+    raise InputError(
+      f"--config.align.trainer.name_view={spec.name!r}: the trainer reads a cached name "
+      f"encoder view; choose one with encoder in {expected}"
+    )

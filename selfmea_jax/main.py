@@ -1,22 +1,28 @@
-"""Command line: train (default), eval (restore + evaluate) or export an alignment.
+"""Command line: one of two pipelines (config key `pipeline`), in one of three modes.
+
+pipeline trainer: SelfKG / SelfMEA training (train/); aligner: the label-free aligner (align/).
+mode train: run (resuming from the workdir), evaluate, export; eval: evaluate what the
+workdir stores, without training; export: write alignment.tsv from it, without training.
 
 python -m selfmea_jax.main --config=configs/synthetic.py
-python -m selfmea_jax.main --config=configs/ja_en.py --config.train.num_epochs=3
+python -m selfmea_jax.main --config=configs/dbp15k.py:ja_en,aligner
 python -m selfmea_jax.main --config=configs/ja_en.py --mode=eval
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from absl import app, flags, logging
+import ml_collections
 from ml_collections import config_flags
 
 from selfmea_jax import config_checks, log_filters, run_config
-from selfmea_jax.errors import exit_on_input_error
+from selfmea_jax.align import run as aligner
+from selfmea_jax.errors import InputError, exit_on_input_error
 from selfmea_jax.train import distributed
+from selfmea_jax.train import pipeline as trainer
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: config.workdir).")
@@ -24,8 +30,8 @@ _MODE = flags.DEFINE_enum(
   "mode",
   "train",
   ["train", "eval", "export"],
-  "train: train + evaluate (resumes); eval: evaluate the best checkpointed "
-  "parameters; export: write the predicted alignment TSV.",
+  "train: run the config's pipeline (resumes), evaluate and export; eval: evaluate what the "
+  "workdir stores, without training; export: write alignment.tsv from it, without training.",
 )
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step for eval/export (default: latest).")
 _FRESH = flags.DEFINE_bool(
@@ -36,14 +42,16 @@ _FRESH = flags.DEFINE_bool(
 
 
 @exit_on_input_error
-def run(config, workdir: str, mode: str, step: int | None = None, fresh: bool = False) -> dict:
+def run(
+  config: ml_collections.ConfigDict, workdir: str, mode: str, step: int | None = None, fresh: bool = False
+) -> dict:
   """Runs one mode; training modes hold the workdir's lock and check its config.json."""
   distributed.initialize(config)  # multi-host: before any other JAX work (validate counts devices)
   config_checks.validate(config)
-  trains = config.align.enabled or mode == "train"
+  logging.info("pipeline %s, mode %s, workdir %s", config.pipeline, mode, workdir)
   if not distributed.is_main_process():  # process 0 guards the workdir for all of them
     return _run_mode(config, workdir, mode, step)
-  if not trains:
+  if mode != "train":
     run_config.check_or_save(config, workdir, save=False)
     return _run_mode(config, workdir, mode, step)
   with run_config.workdir_lock(workdir):
@@ -53,25 +61,13 @@ def run(config, workdir: str, mode: str, step: int | None = None, fresh: bool = 
     return _run_mode(config, workdir, mode, step)
 
 
-def _run_mode(config, workdir: str, mode: str, step: int | None) -> dict:
-  from selfmea_jax import export  # pylint: disable=import-outside-toplevel
-  from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
-
-  if config.align.enabled:  # the full aligner; its trainer resumes from workdir's checkpoints
-    from selfmea_jax.align import run as align_run  # pylint: disable=import-outside-toplevel
-
-    results = {k: v for k, v in align_run.align(config, workdir).items() if not k.startswith("_")}
-  elif mode == "train":  # the export reuses the run's best embeddings: nothing is rebuilt
-    outcome = loop.train(config, workdir)
-    results = outcome.results
-    if distributed.is_main_process():
-      export.write_alignment(
-        outcome.task, *outcome.embeddings(config), os.path.join(workdir, "alignment.tsv")
-      )
-  elif mode == "eval":
-    results = export.evaluate_checkpoint(config, workdir, step)
+def _run_mode(config: ml_collections.ConfigDict, workdir: str, mode: str, step: int | None) -> dict:
+  if config.pipeline == "aligner":
+    if step is not None:
+      raise InputError("--step names a trainer checkpoint; the aligner restores each round's best")
+    results = aligner.align(config, workdir, mode).report
   else:
-    results = {"alignment": export.export_alignment(config, workdir, step)}
+    results = trainer.run(config, workdir, mode, step)
   print(json.dumps(results, indent=1))
   return results
 

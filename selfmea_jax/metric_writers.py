@@ -13,7 +13,10 @@ import json
 import os
 
 import jax
+import ml_collections
 import numpy as np
+
+from selfmea_jax import run_config
 
 
 def _hparam_value(value):
@@ -22,19 +25,9 @@ def _hparam_value(value):
   return str(value)
 
 
-def flatten_config(config) -> dict:
-  """{'train.batch_size': 64, ...} of a ConfigDict (tuples and nested values as strings)."""
-  out = {}
-
-  def walk(prefix, node):
-    for key, value in node.items():
-      if hasattr(value, "items"):
-        walk(f"{prefix}{key}.", value)
-      else:
-        out[f"{prefix}{key}"] = _hparam_value(value)
-
-  walk("", config)
-  return out
+def flatten_config(config: ml_collections.ConfigDict) -> dict:
+  """{'train.batch_size': 64, ...} of a ConfigDict (sequences as strings), for hparams."""
+  return {key: _hparam_value(value) for key, value in run_config.flatten(config.to_dict()).items()}
 
 
 class MetricWriter:
@@ -45,7 +38,8 @@ class MetricWriter:
   """
 
   def __init__(self, workdir: str, resume_step: int | None = None, enabled: bool = True):
-    from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+    # lazy: tensorboardX (protobuf) is loaded only when a writer is made
+    from tensorboardX import SummaryWriter
 
     self.enabled = enabled  # False: every method does nothing (processes other than 0)
     if not enabled:
@@ -74,7 +68,8 @@ class MetricWriter:
 
   def write_hparams(self, hparams: Mapping[str, object]) -> None:
     """The run's hyper-parameters (TensorBoard's HPARAMS tab)."""
-    from tensorboardX.summary import hparams as hparams_summary  # pylint: disable=import-outside-toplevel
+    # lazy: tensorboardX (protobuf) is loaded only when a writer is made
+    from tensorboardX.summary import hparams as hparams_summary
 
     if not self.enabled:
       return

@@ -12,10 +12,10 @@ def plot_curves(workdir: str) -> str | None:
   if not os.path.exists(path):
     return None
   try:
-    import matplotlib  # pylint: disable=import-outside-toplevel
+    import matplotlib  # lazy: optional heavy dependency: loaded only to draw
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    import matplotlib.pyplot as plt  # lazy: optional heavy dependency: loaded only to draw
   except ImportError:
     return None
   with open(path, encoding="utf-8") as f:

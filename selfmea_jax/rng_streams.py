@@ -37,3 +37,28 @@ def test_sample(seed: int) -> np.random.Generator:
 def queue_init(seed: int, kg_index: int) -> np.random.Generator:
   """The entities whose momentum encodings fill a KG's initial negative queue."""
   return np.random.default_rng([seed, QUEUE_INIT, kg_index])
+
+
+def entity_remap(seed: int) -> np.random.Generator:
+  """The opaque shuffle of a file-backed dataset's entity ids (and OpenEA's link split)."""
+  return np.random.default_rng(seed)
+
+
+def neighbour_sample(seed: int) -> np.random.Generator:
+  """The neighbours kept when an entity has more than the model's slots."""
+  return np.random.default_rng(seed)
+
+
+def missing_images(seed: int) -> np.random.Generator:
+  """The stand-in vectors of entities without an image."""
+  return np.random.default_rng(seed)
+
+
+def index_training(seed: int) -> np.random.Generator:
+  """The candidates an IVF index's k-means is trained on."""
+  return np.random.default_rng(seed)
+
+
+def recall_queries(seed: int) -> np.random.Generator:
+  """The queries an approximate search measures its recall on."""
+  return np.random.default_rng([seed, 1])

@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 
+import ml_collections
+
 from selfmea_jax.errors import InputError
 
 IGNORED_KEYS = ("workdir",)  # where the run lives, not what it computes
@@ -69,7 +71,7 @@ def check_or_save_json(path: str, current: dict, mismatch: str, save: bool = Tru
     json.dump(current, f, indent=1)
 
 
-def check_or_save(config, workdir: str, save: bool = True) -> None:
+def check_or_save(config: ml_collections.ConfigDict, workdir: str, save: bool = True) -> None:
   """Saves config.json in workdir (when `save`), or refuses when the saved one differs."""
   check_or_save_json(
     os.path.join(workdir, "config.json"),

@@ -55,4 +55,4 @@ def small_run(tmp_path_factory):
   resume tests, which must end with exactly these results)."""
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
 
-  return loop.train_and_evaluate(make_small_config(), str(tmp_path_factory.mktemp("small_run")))
+  return loop.train(make_small_config(), str(tmp_path_factory.mktemp("small_run"))).results

@@ -1,13 +1,20 @@
 """The aligner's stages: literal view, propagation, consistency, and stage-by-stage gains."""
 
+import os
+
 import numpy as np
 import pytest
 
-from selfmea_jax.align import consistency, fusion, propagation, run, views
-from selfmea_jax.align.candidates import CandidateGraph
+from configs import synthetic
+from selfmea_jax import config_checks
+from selfmea_jax.align import fusion, propagation, run, views
+from selfmea_jax.data.load import load
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
 from selfmea_jax.features.literal import literal_features
+from selfmea_jax.matching import consistency
+from selfmea_jax.matching.candidates import CandidateGraph
+from selfmea_jax.train.loop import fit
 
 
 def test_propagation_equals_dense_normalised_adjacency_powers():
@@ -80,9 +87,7 @@ def test_view_names_and_errors():
 
 
 def _stage_config(tmp_path):
-  from configs import synthetic_best  # pylint: disable=import-outside-toplevel
-
-  config = synthetic_best.get_config()
+  config = synthetic.get_config("aligner")
   config.data.synthetic.num_entities = 1000
   config.data.synthetic.spelling_noise = 0.45
   config.data.synthetic.name_noise = 0.8
@@ -94,9 +99,10 @@ def _stage_config(tmp_path):
 
 
 def _h1(config, workdir, **overrides):
+  """The decoded alignment's accuracy (all KG2) with align.* / decoding.* overrides."""
   for key, value in overrides.items():
-    setattr(config.align, key, value)
-  return run.align(config, str(workdir))["final"]["all/h1"]
+    setattr(config.decoding if key in config.decoding else config.align, key, value)
+  return run.align(config, str(workdir)).report["final"]["all/decoded_accuracy"]
 
 
 @pytest.mark.slow
@@ -117,12 +123,12 @@ def test_each_stage_raises_accuracy_on_synthetic(tmp_path):
 
 def test_alignment_tsv_has_one_row_per_kg1_entity(tmp_path):
   config = _stage_config(tmp_path)
-  config.align.conventions = ("all",)
-  report = run.align(config, str(tmp_path))
-  with open(report["alignment"], encoding="utf-8") as f:
+  config.decoding.conventions = ("all",)
+  result = run.align(config, str(tmp_path))
+  with open(result.report["alignment"], encoding="utf-8") as f:
     header, *rows = f.read().splitlines()
   assert header.split("\t") == ["kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual"]
-  task = report["_task"]
+  task = result.task
   assert len(rows) == task.kg1.num_entities
   assert [r.split("\t")[0] for r in rows] == task.kg1.uris
 
@@ -134,11 +140,38 @@ def test_self_training_refuses_checkpoints_from_other_pseudo_seeds(tmp_path):
     run._check_fingerprint(str(tmp_path), {"seeds_sha256": "b", "config": {"x": 1}})
 
 
-def test_trainer_view_must_be_a_cached_encoder(tmp_path):
+def test_trainer_view_must_be_a_cached_encoder_and_is_checked_up_front(tmp_path):
   config = _stage_config(tmp_path)
-  config.align.train_view = "literal:uri"
-  with pytest.raises(InputError, match="train_view"):
-    run.trainer_config(config, 1, str(tmp_path))
+  config.align.trainer.name_view = "literal:uri"
+  with pytest.raises(InputError, match=r"align\.trainer\.name_view"):
+    config_checks.validate(config)
+
+
+def test_rounds_share_one_data_load_and_eval_decodes_again_without_training(tmp_path, monkeypatch):
+  config = _stage_config(tmp_path)
+  config.data.synthetic.num_entities = 500
+  config.align.self_training_rounds = 2
+  config.align.trainer.num_epochs = 1
+  loads, fits = [], []
+  monkeypatch.setattr(run, "load", lambda c: loads.append(1) or load(c))
+  monkeypatch.setattr(run.loop, "fit", lambda *a, **k: fits.append(1) or fit(*a, **k))
+  trained = run.align(config, str(tmp_path / "run"))
+  assert len(loads) == 1 and len(fits) == 2
+  stages = trained.report["stages"]
+  assert [s["trainer"]["best_epoch"] for s in stages[1:]] == [1, 1]  # each round's trainer, nested
+  assert "names_only" not in stages[1]["trainer"]  # the baseline is not recomputed per round
+  assert sorted(os.listdir(tmp_path / "run")) == [
+    "alignment.tsv",
+    "results.json",
+    "self_training_1",
+    "self_training_2",
+  ]  # one results.json: the rounds write none of their own
+  again = run.align(config, str(tmp_path / "run"), mode="eval")
+  assert len(fits) == 2  # nothing trained
+  for key in ("test/h1", "all/decoded_accuracy", "valid/all/mrr"):
+    assert again.report["final"][key] == trained.report["final"][key], key
+  with pytest.raises(InputError, match="no trained self-training round 1"):
+    run.align(config, str(tmp_path / "empty"), mode="eval")
 
 
 def test_centering_removes_the_shared_direction():

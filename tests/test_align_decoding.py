@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from selfmea_jax.align import candidates, decoding
-from selfmea_jax.align.candidates import CandidateGraph
+from selfmea_jax.matching import candidates, decoding
+from selfmea_jax.matching.candidates import CandidateGraph
 
 
 def dense_graph(scores: np.ndarray) -> CandidateGraph:
@@ -120,7 +120,7 @@ def test_csls_penalises_a_hub():
   assert decoding.greedy(graph, decoding.csls_scores(graph, k=2)).tolist() == [0, 1, 2]
 
 
-def test_link_ranks_are_pessimistic_and_nan_or_absent_gold_ranks_last():
+def test_decoding_metrics_rank_pessimistically_and_name_the_decoded_accuracy():
   graph = CandidateGraph(
     np.array([0, 0, 0, 1, 1, 2], np.int32),
     np.array([0, 1, 2, 0, 1, 0], np.int32),
@@ -131,12 +131,13 @@ def test_link_ranks_are_pessimistic_and_nan_or_absent_gold_ranks_last():
     np.zeros((4, 1)),
   )
   links = np.array([[0, 0], [1, 0], [2, 0]])
-  ranks = decoding.link_ranks(graph, graph.scores, links)
-  np.testing.assert_array_equal(ranks, [2, 2, 4])  # tie counts against gold; NaN -> last
-  absent = decoding.link_ranks(graph, graph.scores, np.array([[1, 3]]))
-  np.testing.assert_array_equal(absent, [4])
-  metrics = decoding.alignment_metrics(ranks, np.array([0, 1, -1]), links)
-  assert metrics["h1"] == pytest.approx(1 / 3) and metrics["mrr"] == pytest.approx((0.5 + 0.5 + 0.25) / 3)
+  # ranks [2, 2, 4]: a tie counts against the gold; a NaN gold ranks last
+  decoded = decoding.Decoded(graph, graph.scores, np.array([0, 0, -1]), graph.scores)
+  metrics = decoding.decoding_metrics(decoded, links, "all/")
+  assert metrics["all/h1"] == 0.0 and metrics["all/mrr"] == pytest.approx((0.5 + 0.5 + 0.25) / 3)
+  assert metrics["all/decoded_accuracy"] == pytest.approx(2 / 3)  # rank 2, yet decoded to the gold
+  absent = decoding.decoding_metrics(decoded, np.array([[1, 3]]))
+  assert absent["mrr"] == pytest.approx(1 / 4) and absent["decoded_accuracy"] == 0.0
 
 
 def test_hungarian_with_a_floor_leaves_weak_pairs_unmatched():
@@ -148,13 +149,32 @@ def test_hungarian_with_a_floor_leaves_weak_pairs_unmatched():
   np.testing.assert_array_equal(decoding.hungarian(graph, graph.scores, min_score=0.0), [0, 1])
 
 
-def test_sparse_sinkhorn_on_a_full_graph_equals_the_dense_one():
-  from selfmea_jax.evaluation import sinkhorn  # pylint: disable=import-outside-toplevel
+def dense_sinkhorn(scores: np.ndarray, temperature: float, iterations: int) -> np.ndarray:
+  """The textbook log-domain Sinkhorn on a dense matrix (rows, then columns, normalised)."""
+  log_p = scores / temperature
+  for _ in range(iterations):
+    log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
+    log_p = log_p - np.log(np.exp(log_p).sum(0, keepdims=True))
+  return log_p
 
+
+def test_sinkhorn_on_a_full_graph_is_the_dense_sinkhorn():
   rng = np.random.default_rng(5)
   q, c = unit(rng.normal(size=(30, 8))), unit(rng.normal(size=(30, 8)))
-  scores = q @ c.T
-  dense = sinkhorn.sinkhorn_scores(q, c, temperature=0.1, iterations=20)
+  scores = (q @ c.T).astype(np.float64)
   graph = dense_graph(scores)
   sparse = decoding.sinkhorn_scores(graph, graph.scores, temperature=0.1, iterations=20)
-  np.testing.assert_allclose(sparse, dense[graph.rows, graph.cols], atol=1e-4)
+  np.testing.assert_allclose(sparse, dense_sinkhorn(scores, 0.1, 20)[graph.rows, graph.cols], atol=1e-4)
+
+
+def test_confident_pairs_of_the_nearest_decoding_are_the_mutual_nearest_neighbours():
+  rng = np.random.default_rng(6)
+  a, b = unit(rng.normal(size=(80, 8))), unit(rng.normal(size=(70, 8)))
+  s = a @ b.T
+  forward, backward = s.argmax(1), s.argmax(0)
+  expected = {(i, int(forward[i])) for i in range(80) if backward[forward[i]] == i}
+  pairs = decoding.confident_pairs(decoding.decode(a, b, decoding.NEAREST, k=2))
+  assert {tuple(p) for p in pairs.tolist()} == expected
+  top2 = -np.sort(-s, axis=1)[:, :2]
+  margins = (top2[:, 0] - top2[:, 1])[pairs[:, 0]]
+  assert (np.diff(margins) <= 1e-6).all()  # most confident first

@@ -5,8 +5,8 @@ from it matches the exact one."""
 import numpy as np
 import pytest
 
-from selfmea_jax.align import candidates
-from selfmea_jax.evaluation import approximate, blocked
+from selfmea_jax.matching import approximate, blocked, candidates
+from selfmea_jax.train import pseudo_seeds
 
 
 def clustered_pair(n=4000, d=32, clusters=60, seed=0):
@@ -80,8 +80,6 @@ def test_candidate_graph_from_ivf_matches_the_exact_graph():
 
 
 def test_approximate_mutual_nearest_neighbours_match_the_exact_ones():
-  from selfmea_jax.train import pseudo_seeds  # pylint: disable=import-outside-toplevel
-
   emb1, emb2 = clustered_pair(n=3000)
   exact = {tuple(p) for p in pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, 0.5).tolist()}
   approx = {tuple(p) for p in pseudo_seeds.mutual_nearest_neighbours(emb1, emb2, 0.5, "hnsw").tolist()}

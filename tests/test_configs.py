@@ -55,22 +55,16 @@ def test_configs_write_to_distinct_workdirs():
 @pytest.mark.parametrize("pair", ["zh_en", "ja_en", "fr_en"])
 def test_pair_files_are_shortcuts_to_the_dbp15k_file(pair):
   dbp15k = os.path.join(ROOT, "configs", "dbp15k.py")
-  for shortcut, arg in (
-    (f"{pair}.py", pair),
-    (f"{pair}_mea.py", f"{pair},mea"),
-    (f"{pair}_best.py", f"{pair},best"),
-  ):
-    assert (
-      load_config(os.path.join(ROOT, "configs", shortcut)).to_dict() == load_config(dbp15k, arg).to_dict()
-    )
-  translated = load_config(os.path.join(ROOT, "configs", f"{pair}_best.py"), "translated")
-  assert translated.to_dict() == load_config(dbp15k, f"{pair},best,translated").to_dict()
+  shortcut = os.path.join(ROOT, "configs", f"{pair}.py")
+  for arg in (None, "mea", "aligner", "aligner,translated"):
+    expected = load_config(dbp15k, pair + (f",{arg}" if arg else "")).to_dict()
+    assert load_config(shortcut, arg).to_dict() == expected, arg
   mea = load_config(dbp15k, f"{pair},mea")
   assert mea.train.nca_weight > 0 and mea.train.iterative and mea.data.pair == pair
 
 
 def test_dbp15k_config_rejects_unknown_variants():
-  with pytest.raises(ValueError, match="translated' goes with 'best'"):
+  with pytest.raises(ValueError, match="translated' goes with 'aligner'"):
     load_config(os.path.join(ROOT, "configs", "dbp15k.py"), "ja_en,mea,translated")
   with pytest.raises(ValueError, match="use '<pair>"):
     load_config(os.path.join(ROOT, "configs", "dbp15k.py"), "ja_en,bset")
@@ -109,12 +103,14 @@ def test_colab_notebook_commands_parse_and_validate():
 
 
 @pytest.mark.parametrize("pair", ["zh_en", "ja_en", "fr_en"])
-def test_best_configs_use_original_names_unless_asked_for_translations(pair):
-  spec = importlib.util.spec_from_file_location("cfg", os.path.join(ROOT, "configs", f"{pair}_best.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  original, translated = module.get_config(), module.get_config("translated")
-  assert original.align.enabled and original.data.pair == pair
+def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked(pair):
+  dbp15k = os.path.join(ROOT, "configs", "dbp15k.py")
+  original, translated = (
+    load_config(dbp15k, f"{pair},aligner"),
+    load_config(dbp15k, f"{pair},aligner,translated"),
+  )
+  assert original.pipeline == "aligner" and original.data.pair == pair
+  assert load_config(dbp15k, pair).pipeline == load_config(dbp15k, f"{pair},mea").pipeline == "trainer"
   assert all(v.endswith(":uri") for v in original.align.views)
   assert any(v.endswith(":translated") for v in translated.align.views)
   assert set(original.align.views) < set(translated.align.views)
@@ -126,7 +122,12 @@ def test_best_configs_use_original_names_unless_asked_for_translations(pair):
   [
     ("train.batch_size", 0, "must be > 0"),
     ("train.num_epochs", -1, "must be >= 0"),
-    ("eval.scoring", "dot", "choose one of"),
+    ("decoding.scoring", "dot", "choose one of"),
+    ("pipeline", "both", "choose one of"),
+    ("train.learning_rate", float("nan"), "must be > 0"),
+    ("train.temperature", float("inf"), "must be > 0"),
+    ("data.valid_fraction", 1.5, "in .0, 1."),
+    ("align.trained_view_weight", -1.0, "must be >= 0"),
     ("data.kind", "csv", "choose one of"),
     ("align.hop_weights", (), "hop_weights is empty"),
     ("align.views", ("bert:uri",), "unknown view encoder"),
@@ -134,11 +135,14 @@ def test_best_configs_use_original_names_unless_asked_for_translations(pair):
   ],
 )
 def test_bad_config_values_are_one_line_errors(key, value, message):
-  from configs import synthetic_best  # pylint: disable=import-outside-toplevel
+  from configs import synthetic  # pylint: disable=import-outside-toplevel
 
-  config = synthetic_best.get_config()
-  section, name = key.split(".")
-  setattr(config[section], name, value)
+  config = synthetic.get_config("aligner")
+  *sections, name = key.split(".")
+  node = config
+  for section in sections:
+    node = node[section]
+  setattr(node, name, value)
   with pytest.raises(InputError, match=message):
     config_checks.validate(config)
 

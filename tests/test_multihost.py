@@ -11,7 +11,8 @@ import jax
 import numpy as np
 import pytest
 
-from selfmea_jax import export
+from selfmea_jax.train import input_pipeline
+from selfmea_jax.train.restore import restore_best
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 ARGS = [
@@ -66,8 +67,9 @@ def test_two_processes_train_like_one(tmp_path, small_config):
     for part in rest[:-1]:
       node = node[part]
     node[rest[-1]] = type(node[rest[-1]])(value == "True" if value in ("True", "False") else value)
-  params = [export.restore_best_params(config, str(tmp_path / name))[3] for name in ("one", "two")]
-  assert export.restore_best_params(config, str(tmp_path / "two"))[4]["best_epoch"] > 0
+  _, inputs = input_pipeline.build(config)
+  params = [restore_best(config, str(tmp_path / name), inputs)[1] for name in ("one", "two")]
+  assert restore_best(config, str(tmp_path / "two"), inputs)[2]["best_epoch"] > 0
   for a, b in zip(jax.tree.leaves(params[0]), jax.tree.leaves(params[1])):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
   assert os.path.exists(tmp_path / "two" / "alignment.tsv")

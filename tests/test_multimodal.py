@@ -71,7 +71,7 @@ def run(config, tmp_path, name, **changes):
   for key, value in changes.items():
     section, field = key.split("__")
     config[section][field] = value
-  return loop.train_and_evaluate(config, str(tmp_path / name))["best"]["all/h1"]
+  return loop.train(config, str(tmp_path / name)).results["best"]["all/h1"]
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +80,14 @@ def graph_only(small_config_factory, tmp_path_factory):
   return run(small_config_factory(), tmp_path_factory.mktemp("graph_only"), "graph")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", ["relation", "image", "attribute"])
 def test_fusion_uses_each_modality(small_config, tmp_path, graph_only, modality):
   fused = run(small_config, tmp_path, modality, data__modalities=(modality,))
   assert fused > graph_only + 0.02, (modality, graph_only, fused)
 
 
+@pytest.mark.slow
 def test_nca_with_iterative_pseudo_seeds_helps(small_config, tmp_path, graph_only):
   iterative = run(small_config, tmp_path, "iterative", train__nca_weight=1.0, train__iterative=True)
   assert iterative > graph_only

@@ -6,9 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from selfmea_jax import input_pipeline
 from selfmea_jax.errors import InputError
-from selfmea_jax.train import build, sharding
+from selfmea_jax.train import build, input_pipeline, sharding
 
 
 def test_sharded_step_equals_single_device_step(small_config):

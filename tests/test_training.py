@@ -2,14 +2,19 @@
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 
 import jax
 import numpy as np
 import optax
 import pytest
 
-from selfmea_jax import checkpointing, input_pipeline
-from selfmea_jax.train import build, loop, sharding
+from selfmea_jax import checkpointing, run_config
+from selfmea_jax.errors import InputError
+from selfmea_jax.main import run
+from selfmea_jax.train import build, input_pipeline, loop, sharding
 
 
 def one_device_step(config, model, tx):
@@ -39,16 +44,6 @@ def test_training_beats_untrained_encoder(small_run):
   assert results["untrained"]["all/h1"] == pytest.approx(results["names_only"]["all/h1"])
 
 
-def test_interrupted_run_resumes_to_identical_results(small_config, small_run, tmp_path):
-  full = small_run
-  per_epoch = 10  # 600 entities -> ~540 per KG, batch 64
-  interrupted = small_config.copy_and_resolve_references()
-  interrupted.train.num_epochs = 2  # "killed" after epoch 2 (last checkpoint at step 20)
-  loop.train_and_evaluate(interrupted, str(tmp_path / "resumed"))
-  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "resumed"))
-  assert resumed["best"] == full["best"] and resumed["last"] == full["last"], per_epoch
-
-
 def test_checkpoint_round_trips_exactly(small_config, tmp_path):
   _, inputs = input_pipeline.build(small_config)
   model = build.make_model(small_config, ())
@@ -71,8 +66,6 @@ def test_checkpoint_round_trips_exactly(small_config, tmp_path):
 
 
 def test_cli_train_eval_export(small_config, tmp_path, capsys):
-  from selfmea_jax.main import run
-
   workdir = str(tmp_path)
   small_config.train.num_epochs = 1
   trained = run(small_config, workdir, "train")
@@ -83,14 +76,16 @@ def test_cli_train_eval_export(small_config, tmp_path, capsys):
   assert lines[0].split("\t") == ["kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual"]
   assert all(float(line.split("\t")[5]) >= 0 for line in lines[1:])
   assert len(lines) == 1 + len(input_pipeline.build(small_config)[0].kg1.names)
+  os.remove(os.path.join(workdir, "alignment.tsv"))
+  assert run(small_config, workdir, "export") == {"alignment": os.path.join(workdir, "alignment.tsv")}
+  with open(os.path.join(workdir, "alignment.tsv"), encoding="utf-8") as f:
+    assert f.read().splitlines() == lines  # export decodes the checkpoint as train mode did
   records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8")]
   assert any("loss" in r for r in records)
   assert os.path.getsize(os.path.join(workdir, "curves.png")) > 1000
 
 
 def test_cli_reports_bad_input_without_traceback(small_config, tmp_path, capsys):
-  from selfmea_jax.main import run
-
   small_config.data.kind = "dbp15k"
   small_config.data.data_dir = str(tmp_path)
   with pytest.raises(SystemExit) as exit_info:
@@ -102,28 +97,7 @@ def test_cli_reports_bad_input_without_traceback(small_config, tmp_path, capsys)
     run(small_config, str(tmp_path / "none"), "eval")
 
 
-def test_ctrl_c_checkpoints_and_resume_matches(small_config, small_run, tmp_path, monkeypatch):
-  full = small_run
-  real_make_batch = input_pipeline.make_batch
-
-  def interrupting(config, inputs, step, per_epoch, seeds, shard=(0, 1)):
-    if step == 13:
-      raise KeyboardInterrupt
-    return real_make_batch(config, inputs, step, per_epoch, seeds, shard)
-
-  monkeypatch.setattr(input_pipeline, "make_batch", interrupting)
-  with pytest.raises(KeyboardInterrupt):
-    loop.train_and_evaluate(small_config, str(tmp_path / "ctrl_c"))
-  monkeypatch.setattr(input_pipeline, "make_batch", real_make_batch)
-  mngr = checkpointing.manager(str(tmp_path / "ctrl_c"))
-  assert mngr.latest_step() == 13  # saved on interrupt, not only at the periodic step 7
-  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "ctrl_c"))
-  assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
-
-
 def test_resuming_with_another_config_is_refused_until_fresh(small_config, tmp_path, capsys):
-  from selfmea_jax.main import run
-
   workdir = str(tmp_path)
   small_config.train.num_epochs = 1
   first = run(small_config, workdir, "train")
@@ -142,9 +116,6 @@ def test_resuming_with_another_config_is_refused_until_fresh(small_config, tmp_p
 
 
 def test_a_second_run_into_a_locked_workdir_stops(small_config, tmp_path, capsys):
-  from selfmea_jax import run_config  # pylint: disable=import-outside-toplevel
-  from selfmea_jax.main import run  # pylint: disable=import-outside-toplevel
-
   with run_config.workdir_lock(str(tmp_path)):
     with pytest.raises(SystemExit) as exit_info:
       run(small_config, str(tmp_path), "train")
@@ -153,8 +124,6 @@ def test_a_second_run_into_a_locked_workdir_stops(small_config, tmp_path, capsys
 
 
 def test_a_nan_loss_stops_training_with_the_interval(small_config, tmp_path, monkeypatch):
-  from selfmea_jax.errors import InputError  # pylint: disable=import-outside-toplevel
-
   real_make_batch = input_pipeline.make_batch
 
   def poisoned(config, inputs, step, per_epoch, seeds, shard=(0, 1)):
@@ -165,12 +134,10 @@ def test_a_nan_loss_stops_training_with_the_interval(small_config, tmp_path, mon
 
   monkeypatch.setattr(input_pipeline, "make_batch", poisoned)
   with pytest.raises(InputError, match="training diverged: the loss is nan in steps 1-5"):
-    loop.train_and_evaluate(small_config, str(tmp_path))  # (steps 4-5 of 1-5 are NaN)
+    loop.train(small_config, str(tmp_path))  # (steps 4-5 of 1-5 are NaN)
 
 
 def test_zero_epochs_evaluates_and_exports_the_untrained_model(small_config, tmp_path):
-  from selfmea_jax.main import run  # pylint: disable=import-outside-toplevel
-
   small_config.train.num_epochs = 0
   results = run(small_config, str(tmp_path), "train")
   assert results["best_epoch"] == 0 and results["best"]["test/h1"] == results["untrained"]["test/h1"]
@@ -178,43 +145,18 @@ def test_zero_epochs_evaluates_and_exports_the_untrained_model(small_config, tmp
 
 
 def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous_one(small_config, tmp_path):
-  import shutil  # pylint: disable=import-outside-toplevel
-
   workdir = str(tmp_path)
-  full = loop.train_and_evaluate(small_config, workdir)
+  full = loop.train(small_config, workdir).results
   mngr = checkpointing.manager(workdir)
   steps = sorted(mngr.all_steps())
   assert len(steps) == 2
   shutil.rmtree(os.path.join(workdir, "checkpoints", str(steps[-1]), "arrays"))  # a partial save
-  resumed = loop.train_and_evaluate(small_config, workdir)
-  assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
-
-
-def test_ctrl_c_during_an_epoch_end_evaluation_is_redone_on_resume(
-  small_config, small_run, tmp_path, monkeypatch
-):
-  full = small_run
-  real_end = loop.end_of_epoch
-
-  def interrupted_once(*args, **kwargs):
-    real_end(*args, **kwargs)  # the evaluation's work is done, then lost to the interrupt
-    raise KeyboardInterrupt
-
-  monkeypatch.setattr(loop, "end_of_epoch", interrupted_once)
-  with pytest.raises(KeyboardInterrupt):
-    loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
-  monkeypatch.setattr(loop, "end_of_epoch", real_end)
-  per_epoch = input_pipeline.steps_per_epoch(small_config, input_pipeline.build(small_config)[1])
-  assert checkpointing.manager(str(tmp_path / "cut")).latest_step() == per_epoch
-  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
+  resumed = loop.train(small_config, workdir).results
   assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
 
 
 @pytest.mark.slow
 def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(small_run, tmp_path):
-  import subprocess  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
-
   root = os.path.join(os.path.dirname(__file__), "..")
   args = [
     "--config=configs/synthetic.py",
@@ -238,7 +180,7 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(small_run, tmp_pa
     # mid-epoch and between periodic saves, so the signal lands inside training on any machine.
     trampoline = (
       "import os, runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-      "from selfmea_jax import input_pipeline\n"
+      "from selfmea_jax.train import input_pipeline\n"
       "real, at = input_pipeline.make_batch, int(sys.argv.pop(1))\n"
       "def make_batch(config, inputs, step, per_epoch, seeds, shard=(0, 1)):\n"
       "  if step == at: os.kill(os.getpid(), signal.SIGINT)\n"
@@ -266,10 +208,39 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(small_run, tmp_pa
   assert results(cut) == (small_run["best"], small_run["last"])  # = the in-process run
 
 
-def test_ctrl_c_inside_a_save_returns_at_once_and_resumes(small_config, small_run, tmp_path, monkeypatch):
-  full = small_run
-  real_save = checkpointing.save
-  calls = []
+def _interrupt_a_batch(epochs: float):
+  """Ctrl-C while the batch of the step `epochs` epochs in is built: the steps before it completed."""
+
+  def patch(monkeypatch, per_epoch):
+    step = int(epochs * per_epoch)
+    real = input_pipeline.make_batch
+
+    def interrupting(config, inputs, at, per_epoch, seeds, shard=(0, 1)):
+      if at == step:
+        raise KeyboardInterrupt
+      return real(config, inputs, at, per_epoch, seeds, shard)
+
+    monkeypatch.setattr(input_pipeline, "make_batch", interrupting)
+    return step, None  # saved on interrupt, not only at the periodic steps (every 7)
+
+  return patch
+
+
+def _interrupt_an_epoch_end(monkeypatch, per_epoch):
+  """Ctrl-C after the first epoch-end evaluation's work: it is redone on resume."""
+  real_end = loop.end_of_epoch
+
+  def interrupted_once(*args, **kwargs):
+    real_end(*args, **kwargs)
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(loop, "end_of_epoch", interrupted_once)
+  return per_epoch, None
+
+
+def _interrupt_a_save(monkeypatch, per_epoch):
+  """Ctrl-C inside the save at step 14: returns at once (no second save), step 7 is kept."""
+  real_save, calls = checkpointing.save, []
 
   def interrupted_save(mngr, step, arrays, meta):
     calls.append(step)
@@ -278,9 +249,28 @@ def test_ctrl_c_inside_a_save_returns_at_once_and_resumes(small_config, small_ru
     real_save(mngr, step, arrays, meta)
 
   monkeypatch.setattr(checkpointing, "save", interrupted_save)
+  return 7, lambda: calls == [7, 14]
+
+
+INTERRUPTIONS = {
+  "a batch mid-epoch": _interrupt_a_batch(1.5),
+  "a batch at an epoch boundary": _interrupt_a_batch(2),
+  "an epoch-end evaluation": _interrupt_an_epoch_end,
+  "a checkpoint save": _interrupt_a_save,
+}
+
+
+@pytest.mark.parametrize("where", list(INTERRUPTIONS))
+def test_an_interrupted_run_resumes_to_identical_results(
+  where, small_config, small_run, tmp_path, monkeypatch
+):
+  workdir = str(tmp_path)
+  per_epoch = input_pipeline.steps_per_epoch(small_config, input_pipeline.build(small_config)[1])
+  expected_step, check = INTERRUPTIONS[where](monkeypatch, per_epoch)
   with pytest.raises(KeyboardInterrupt):
-    loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
-  assert calls == [7, 14]  # no second save (nothing left to wait on) after the interrupt
-  monkeypatch.setattr(checkpointing, "save", real_save)
-  resumed = loop.train_and_evaluate(small_config, str(tmp_path / "cut"))
-  assert resumed["best"] == full["best"] and resumed["last"] == full["last"]
+    loop.train(small_config, workdir)
+  monkeypatch.undo()
+  assert checkpointing.manager(workdir).latest_step() == expected_step
+  assert check is None or check()
+  resumed = loop.train(small_config, workdir).results
+  assert resumed["best"] == small_run["best"] and resumed["last"] == small_run["last"]

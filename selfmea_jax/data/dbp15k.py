@@ -8,6 +8,7 @@ import urllib.parse
 
 import numpy as np
 
+from selfmea_jax import rng_streams
 from selfmea_jax.data import tsv
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph, check_one_to_one
 from selfmea_jax.errors import InputError
@@ -78,7 +79,7 @@ def load_dbp15k(
   """Loads one DBP15K pair; entity indices are a seeded permutation of the file ids.
   translations: also read the machine-translated names (parsed only when asked for)."""
   directory = pair_dir(data_dir, pair)
-  rng = np.random.default_rng(seed)
+  rng = rng_streams.entity_remap(seed)
   kg_parts = [_load_kg(directory, kg_number, rng) for kg_number in (1, 2)]
   id_maps = [part[4] for part in kg_parts]
   split_dir = os.path.join(directory, split)

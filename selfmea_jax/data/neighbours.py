@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from selfmea_jax import rng_streams
+
 
 def undirected_edges(triples: np.ndarray) -> np.ndarray:
   """[m, 3] (head, relation, tail) -> [e, 2] int64 (source, target): both directions of every
@@ -30,7 +32,7 @@ def neighbour_table(
     ids [n, K] int32 (slot 0 = centre, padding repeats the centre) and mask [n, K] bool.
   """
   edges = undirected_edges(triples)
-  rng = np.random.default_rng(seed)
+  rng = rng_streams.neighbour_sample(seed)
   edges = edges[np.lexsort((rng.random(len(edges)), edges[:, 0]))]  # shuffle within each src
   starts = np.searchsorted(edges[:, 0], np.arange(num_entities))
   rank = np.arange(len(edges)) - starts[edges[:, 0]]

@@ -20,6 +20,7 @@ import os
 from absl import logging
 import numpy as np
 
+from selfmea_jax import rng_streams
 from selfmea_jax.data import tsv
 from selfmea_jax.data.dbp15k import name_from_uri
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph, check_one_to_one
@@ -96,7 +97,7 @@ def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> A
     )
   links_path = os.path.join(directory, "ent_links")
   links = read_links(links_path) if os.path.exists(links_path) else []
-  rng = np.random.default_rng(seed)
+  rng = rng_streams.entity_remap(seed)
   (kg1, local1), (kg2, local2) = (
     _load_kg(directory, kg_number, [link[kg_number - 1] for link in links], rng) for kg_number in (1, 2)
   )

@@ -6,9 +6,10 @@ python -m selfmea_jax.features.extract --config=configs/ja_en.py [--config.data.
 from __future__ import annotations
 
 from absl import app
+import ml_collections
 from ml_collections import config_flags
 
-from selfmea_jax import input_pipeline
+from selfmea_jax.data.load import load
 from selfmea_jax.errors import exit_on_input_error
 from selfmea_jax.features.names import name_encoder_kwargs, name_features
 
@@ -16,8 +17,8 @@ _CONFIG = config_flags.DEFINE_config_file("config", "configs/ja_en.py", "Experim
 
 
 @exit_on_input_error
-def extract(config) -> None:
-  task = input_pipeline.load_real_task(config)
+def extract(config: ml_collections.ConfigDict) -> None:
+  task = load(config).task
   kwargs = name_encoder_kwargs(config, config.data.name_encoder)
   emb1, emb2 = name_features(
     task, config.data.cache_dir, config.data.name_encoder, config.data.name_source, encoder_kwargs=kwargs

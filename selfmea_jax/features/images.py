@@ -11,6 +11,7 @@ import pickle
 
 import numpy as np
 
+from selfmea_jax import rng_streams
 from selfmea_jax.data.kg import KnowledgeGraph
 from selfmea_jax.errors import InputError
 
@@ -45,7 +46,7 @@ def fill_missing(features: np.ndarray, mask: np.ndarray, seed: int = 0) -> np.nd
   if not mask.any():
     raise InputError("no entity has an image feature (check the ids in the image file)")
   real = features[mask]
-  rng = np.random.default_rng(seed)
+  rng = rng_streams.missing_images(seed)
   out = features.copy()
   out[~mask] = rng.normal(real.mean(0), real.std(0) + 1e-6, size=(int((~mask).sum()), real.shape[1]))
   return out.astype(np.float32)

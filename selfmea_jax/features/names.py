@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from absl import logging
+import ml_collections
 import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
@@ -29,7 +30,7 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
   raise InputError(f"unknown name source {source!r}; choose one of {NAME_SOURCES}")
 
 
-def name_encoder_kwargs(config, encoder: str) -> dict:
+def name_encoder_kwargs(config: ml_collections.ConfigDict, encoder: str) -> dict:
   """Constructor arguments of a name encoder that come from the config (LaBSE's model path)."""
   return {"model_path": config.data.labse_path} if encoder == "labse" else {}
 

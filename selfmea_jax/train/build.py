@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
 from selfmea_jax import rng_streams
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.errors import InputError
-from selfmea_jax.evaluation.encode import jitted_apply
 from selfmea_jax.models.fusion import EntityEncoder
 from selfmea_jax.train import sharding
+from selfmea_jax.train.encode import apply_inference
 from selfmea_jax.train.state import TrainState, create_state
 from selfmea_jax.train.step import LossConfig
 
 
-def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
+def make_model(config: ml_collections.ConfigDict, modalities: tuple[str, ...]) -> EntityEncoder:
   """The entity encoder over the graph/name channel plus `modalities` (extra ones)."""
   return EntityEncoder(
     extra_modalities=modalities,
@@ -30,7 +31,7 @@ def make_model(config, modalities: tuple[str, ...]) -> EntityEncoder:
   )
 
 
-def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
+def make_optimizer(config: ml_collections.ConfigDict, total_steps: int) -> optax.GradientTransformation:
   """Adam with a constant or cosine-decayed learning rate."""
   if config.train.lr_schedule == "constant":
     return optax.adam(config.train.learning_rate)
@@ -39,7 +40,7 @@ def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
   raise InputError(f"unknown train.lr_schedule {config.train.lr_schedule!r}; use constant | cosine")
 
 
-def loss_config(config) -> LossConfig:
+def loss_config(config: ml_collections.ConfigDict) -> LossConfig:
   """The loss settings of config.train (hashable: a static argument of the jitted step)."""
   t = config.train
   return LossConfig(
@@ -53,7 +54,9 @@ def loss_config(config) -> LossConfig:
   )
 
 
-def init_state(config, model, tx, inputs: tuple[GraphInputs, GraphInputs]) -> TrainState:
+def init_state(
+  config: ml_collections.ConfigDict, model, tx, inputs: tuple[GraphInputs, GraphInputs]
+) -> TrainState:
   """Random init; queues [2, Q, E] filled with momentum encodings of random entities."""
   init_rng, state_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   sample = inputs[0].gather(np.arange(min(2, inputs[0].num_entities)))
@@ -64,16 +67,16 @@ def init_state(config, model, tx, inputs: tuple[GraphInputs, GraphInputs]) -> Tr
     ids = rng_streams.queue_init(config.seed, kg_index).choice(
       graph.num_entities, queue_len, replace=queue_len > graph.num_entities
     )
-    queues.append(jitted_apply(model)(params, graph.gather(ids))[config.train.contrastive_output])
+    queues.append(apply_inference(model, params, graph.gather(ids))[config.train.contrastive_output])
   return create_state(params, tx, jnp.stack(queues), state_rng)
 
 
-def abstract_state(config, model, tx, inputs) -> TrainState:
+def abstract_state(config: ml_collections.ConfigDict, model, tx, inputs) -> TrainState:
   """init_state's shapes and dtypes (jax.ShapeDtypeStruct leaves), computed without running it."""
   return jax.eval_shape(lambda: init_state(config, model, tx, inputs))
 
 
-def restore_template(config, model, tx, inputs, mesh) -> dict:
+def restore_template(config: ml_collections.ConfigDict, model, tx, inputs, mesh) -> dict:
   """The arrays of a checkpoint, {'state', 'best_params'}, as ShapeDtypeStructs replicated
   over `mesh`: what a checkpoint is restored into (nothing is initialised or encoded)."""
   abstract = abstract_state(config, model, tx, inputs)

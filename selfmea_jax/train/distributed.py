@@ -12,11 +12,12 @@ jax.make_array_from_process_local_data (train/sharding.py).
 from __future__ import annotations
 
 import jax
+import ml_collections
 
 from selfmea_jax.errors import InputError
 
 
-def initialize(config) -> None:
+def initialize(config: ml_collections.ConfigDict) -> None:
   """Joins the processes of a multi-host run (no-op unless distributed.enabled)."""
   d = config.distributed
   if not d.enabled or jax.distributed.is_initialized():

@@ -6,20 +6,21 @@ from __future__ import annotations
 import dataclasses
 
 from absl import logging
+import ml_collections
 
-from selfmea_jax.evaluation.evaluate import VALID_KEY, evaluate_params, format_results
 from selfmea_jax.models.fusion import modality_weights
 from selfmea_jax.train import pseudo_seeds
+from selfmea_jax.train.evaluate import VALID_KEY, evaluate_params, format_results
 from selfmea_jax.train.run_state import RunState, record_evaluation
 
 
-def iterate_due(config, epoch: int) -> bool:
+def iterate_due(config: ml_collections.ConfigDict, epoch: int) -> bool:
   return (
     config.train.iterative and config.train.nca_weight > 0 and epoch % config.train.iterate_every_epochs == 0
   )
 
 
-def grow_seeds(config, run: RunState, emb1, emb2, task) -> tuple[RunState, dict]:
+def grow_seeds(config: ml_collections.ConfigDict, run: RunState, emb1, emb2, task) -> tuple[RunState, dict]:
   """Mutual nearest neighbours that stayed mutual for train.iterate_window checks join the
   pseudo-seeds (one-to-one). Returns (new run state, {'seeds/count'[, 'seeds/precision']})."""
   proposals = pseudo_seeds.mutual_nearest_neighbours(
@@ -35,7 +36,7 @@ def grow_seeds(config, run: RunState, emb1, emb2, task) -> tuple[RunState, dict]
 
 
 def end_of_epoch(
-  config, model, params, task, inputs, run: RunState, epoch: int, step: int
+  config: ml_collections.ConfigDict, model, params, task, inputs, run: RunState, epoch: int, step: int
 ) -> tuple[RunState, dict]:
   """Evaluates `params`, grows the pseudo-seeds when due, keeps the best parameters.
   Returns (new run state, the epoch's report)."""

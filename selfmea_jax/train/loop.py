@@ -1,39 +1,42 @@
 """The training loop: steps, periodic logging, end-of-epoch work, checkpoints and resume.
 
-train() resumes from workdir's newest readable checkpoint, runs the jitted step over the
-input pipeline's batches, evaluates and selects at epoch ends (train/epoch_end.py), and
-returns a TrainOutcome with everything export needs (no rebuilding, no re-encoding).
+fit() trains on data that is already loaded (the task and both KGs' inputs): it resumes
+from workdir's newest readable checkpoint, runs the jitted step over the input pipeline's
+batches, evaluates and selects at epoch ends (train/epoch_end.py), and returns a
+TrainOutcome with everything export needs (no rebuilding, no re-encoding). train() loads the
+config's data and fits; the aligner calls fit() once per self-training round on the data it
+loaded once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any
 
 from absl import logging
 import jax
+import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from selfmea_jax import checkpointing, input_pipeline, plots
+from selfmea_jax import checkpointing, files, plots
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
-from selfmea_jax.evaluation.encode import encode_pair
-from selfmea_jax.evaluation.evaluate import (
+from selfmea_jax.metric_writers import IntervalMeans, MetricWriter, flatten_config
+from selfmea_jax.models.fusion import EntityEncoder
+from selfmea_jax.train import build, distributed, input_pipeline, pseudo_seeds, sharding
+from selfmea_jax.train.encode import encode_pair
+from selfmea_jax.train.epoch_end import end_of_epoch
+from selfmea_jax.train.evaluate import (
   VALID_KEY,
   evaluate_params,
   format_results,
   names_only_report,
   test_links,
 )
-from selfmea_jax.metric_writers import IntervalMeans, MetricWriter, flatten_config
-from selfmea_jax.models.fusion import EntityEncoder
-from selfmea_jax.train import build, distributed, pseudo_seeds, sharding
-from selfmea_jax.train.epoch_end import end_of_epoch
 from selfmea_jax.train.run_state import RunState, from_checkpoint, to_host
 
 
@@ -48,14 +51,16 @@ class TrainOutcome:
   inputs: tuple[GraphInputs, GraphInputs]
   best_embeddings: tuple[np.ndarray, np.ndarray] | None = None
 
-  def embeddings(self, config) -> tuple[np.ndarray, np.ndarray]:
+  def embeddings(self, config: ml_collections.ConfigDict) -> tuple[np.ndarray, np.ndarray]:
     """([n1, E], [n2, E]) of the best parameters (encoded only if this run did not)."""
     if self.best_embeddings is not None:
       return self.best_embeddings
     return encode_pair(config, self.model, self.best_params, self.inputs)
 
 
-def initial_seeds(config, task, inputs, encoded, given: np.ndarray | None = None) -> np.ndarray:
+def initial_seeds(
+  config: ml_collections.ConfigDict, task, inputs, encoded, given: np.ndarray | None = None
+) -> np.ndarray:
   """[p, 2] label-free starting pseudo-seeds: mutual NNs of the names or of the untrained
   encoder (`encoded`: its ([n1, E], [n2, E]) embeddings), or `given` pairs (e.g. the aligner's
   decoded alignment)."""
@@ -84,8 +89,11 @@ def initial_seeds(config, task, inputs, encoded, given: np.ndarray | None = None
   return seeds
 
 
-def fresh_run_state(config, task, inputs, model, params, given_seeds=None) -> RunState:
-  """The run state before the first step: baselines, untrained model as the best so far."""
+def fresh_run_state(
+  config: ml_collections.ConfigDict, task, inputs, model, params, given_seeds=None, names_only: bool = True
+) -> RunState:
+  """The run state before the first step: the untrained model as the best so far, and the
+  names-only baseline (unless `names_only` is False: a caller that knows it already)."""
   evaluated = len(test_links(config, task))
   if evaluated < len(task.test_links):
     logging.info(
@@ -93,9 +101,10 @@ def fresh_run_state(config, task, inputs, model, params, given_seeds=None) -> Ru
       evaluated,
       len(task.test_links),
     )
-  baseline = names_only_report(config, task, inputs)
+  baseline = names_only_report(config, task, inputs) if names_only else {}
   untrained, embeddings = evaluate_params(config, model, params, task, inputs)
-  logging.info("names only: %s", format_results(baseline))
+  if names_only:
+    logging.info("names only: %s", format_results(baseline))
   logging.info("untrained encoder: %s", format_results(untrained))
   return RunState(
     seeds=initial_seeds(config, task, inputs, embeddings, given_seeds),
@@ -134,10 +143,9 @@ class Checkpointer:
     may have consumed (donated) the state's buffers: then nothing newer can be written."""
     if self.saving:  # an interrupted save is left to orbax: uncommitted, it is never restored
       return
-    try:
-      completed = int(jax.device_get(state.step))
-    except RuntimeError:  # buffers donated to an interrupted step
-      return
+    if any(leaf.is_deleted() for leaf in jax.tree.leaves(state) if isinstance(leaf, jax.Array)):
+      return  # the state's buffers were donated to a step that did not complete
+    completed = int(jax.device_get(state.step))
     if completed > self.saved_step:
       self.save(completed, state, run)
 
@@ -146,7 +154,7 @@ class Checkpointer:
     self.manager.close()
 
 
-def _epoch_end_due(config, done: int, per_epoch: int) -> bool:
+def _epoch_end_due(config: ml_collections.ConfigDict, done: int, per_epoch: int) -> bool:
   return done > 0 and done % per_epoch == 0 and (done // per_epoch) % config.train.eval_every_epochs == 0
 
 
@@ -159,17 +167,27 @@ def _check_finite(scalars: dict, first: int, last: int, workdir: str) -> None:
     )
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-  """Trains (resuming from workdir's latest checkpoint) and returns the final results."""
-  return train(config, workdir).results
-
-
-def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainOutcome:
-  """Trains (resuming from workdir's newest readable checkpoint). given_seeds: [p, 2]
-  starting pseudo-seeds instead of train.initial_seeds' own."""
-  os.makedirs(workdir, exist_ok=True)
+def train(config: ml_collections.ConfigDict, workdir: str) -> TrainOutcome:
+  """Loads the config's data and fits (resuming from workdir's newest readable checkpoint)."""
   task, inputs = input_pipeline.build(config)
   logging.info("%s", task.describe())
+  return fit(config, workdir, task, inputs)
+
+
+def fit(
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  task: AlignmentTask,
+  inputs: tuple[GraphInputs, GraphInputs],
+  given_seeds: np.ndarray | None = None,
+  standalone: bool = True,
+) -> TrainOutcome:
+  """Trains on loaded data (resuming from workdir's newest readable checkpoint).
+
+  given_seeds: [p, 2] starting pseudo-seeds instead of train.initial_seeds' own.
+  standalone=False (a step of a larger run, e.g. an aligner round): no names-only baseline,
+  no results.json or curves.png of its own (the caller nests the returned results)."""
+  os.makedirs(workdir, exist_ok=True)
   modalities = input_pipeline.active_modalities(config, inputs)
   model = build.make_model(config, modalities)
   per_epoch = input_pipeline.steps_per_epoch(config, inputs)
@@ -187,7 +205,7 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
   else:
     start = 0
     state = sharding.replicate(build.init_state(config, model, tx, inputs), mesh)
-    run = fresh_run_state(config, task, inputs, model, state.params, given_seeds)
+    run = fresh_run_state(config, task, inputs, model, state.params, given_seeds, names_only=standalone)
   main_process = distributed.is_main_process()  # writes logs and results; all processes train
   writer = MetricWriter(workdir, resume_step=start if restored is not None else None, enabled=main_process)
   if restored is None:
@@ -257,7 +275,7 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
     writer.close()
     checkpointer.close()
   final = {
-    "names_only": run.names_only,
+    **({"names_only": run.names_only} if standalone else {}),
     "untrained": run.untrained,
     "best_epoch": run.best_epoch,
     "best": run.best_results,
@@ -265,9 +283,8 @@ def train(config, workdir: str, given_seeds: np.ndarray | None = None) -> TrainO
     "train_seconds_this_run": time.time() - started,
     "modalities": list(modalities),
   }
-  if not main_process:
+  if not (main_process and standalone):
     return TrainOutcome(final, model, run.best_params, task, inputs, run.best_embeddings)
-  with open(os.path.join(workdir, "results.json"), "w", encoding="utf-8") as f:
-    json.dump(final, f, indent=1)
+  files.write_json(os.path.join(workdir, "results.json"), final)
   plots.plot_curves(workdir)
   return TrainOutcome(final, model, run.best_params, task, inputs, run.best_embeddings)

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from selfmea_jax.evaluation import approximate, blocked
-
-
-def nearest_both_ways(emb1: np.ndarray, emb2: np.ndarray, search: str = "exact"):
-  """(forward ids [n1, 2], forward scores [n1, 2], backward ids [n2]): blocked exact search, or
-  evaluation/approximate.py's (search auto | hnsw | ivf; auto is exact up to its size limit)."""
-  if search == "exact":
-    return blocked.nearest_both_ways(emb1, emb2, k=2)
-  forward = approximate.search_topk(emb1, emb2, k=2, method=search)
-  backward = approximate.search_topk(emb2, emb1, k=1, method=search)
-  return forward.ids, forward.scores, backward.ids[:, 0]
+from selfmea_jax.matching import decoding
 
 
 def mutual_nearest_neighbours(
   emb1: np.ndarray, emb2: np.ndarray, keep_fraction: float = 1.0, search: str = "exact"
 ) -> np.ndarray:
-  """[n1, E], [n2, E] -> [p, 2] pairs (i, j) with j = NN(i) in KG2 and i = NN(j) in KG1.
-
-  keep_fraction < 1 keeps only the most confident pairs: those with the largest margin
-  between the best and the second-best KG2 candidate (sorted, most confident first).
-  search: exact | auto | hnsw | ivf (approximate for large KGs, recall checked on a sample).
-  """
-  forward, scores, backward = nearest_both_ways(emb1, emb2, search)
-  left = np.arange(len(emb1))
-  right = forward[:, 0]
-  mutual = backward[right] == left
-  margin = (scores[:, 0] - scores[:, 1])[mutual]
-  pairs = np.stack([left[mutual], right[mutual]], axis=1).astype(np.int32)
-  order = np.argsort(-margin, kind="stable")
-  return pairs[order[: int(np.ceil(keep_fraction * len(pairs)))]]
+  """[n1, E], [n2, E] -> [p, 2] pairs (i, j) with j = NN(i) in KG2 and i = NN(j) in KG1: the
+  confident pairs of the nearest-neighbour decoding of a top-2 candidate graph (the aligner's
+  own decoding and pair selection). keep_fraction < 1 keeps the most confident pairs, those
+  with the largest margin between the best and second-best KG2 candidate (most confident
+  first). search: exact | flat | auto | hnsw | ivf (approximate: recall checked on a sample)."""
+  decoded = decoding.decode(emb1, emb2, decoding.NEAREST, k=2, search=search)
+  return decoding.confident_pairs(decoded, keep_fraction)
 
 
 def confirm(streaks: np.ndarray, proposals: np.ndarray, window: int):
@@ -77,14 +60,3 @@ def gold_precision(pairs: np.ndarray, task) -> float | None:
   only; None when the task has no gold links."""
   gold = np.concatenate([task.valid_links, task.test_links])
   return precision(pairs, gold) if len(gold) else None
-
-
-def sample_seed_batch(seeds: np.ndarray, size: int, rng: np.random.Generator):
-  """Returns ([size] rows into seeds, [size] weights); pads with weight 0 when seeds are few."""
-  if len(seeds) == 0:
-    return np.zeros(size, np.int64), np.zeros(size, np.float32)
-  if len(seeds) >= size:
-    return rng.choice(len(seeds), size, replace=False), np.ones(size, np.float32)
-  rows = np.concatenate([rng.permutation(len(seeds)), np.zeros(size - len(seeds), np.int64)])
-  weights = np.concatenate([np.ones(len(seeds)), np.zeros(size - len(seeds))]).astype(np.float32)
-  return rows, weights

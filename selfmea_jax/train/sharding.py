@@ -12,10 +12,11 @@ from __future__ import annotations
 import jax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+import ml_collections
 import numpy as np
 
 from selfmea_jax.errors import InputError
-from selfmea_jax.train.step import train_step
+from selfmea_jax.train.step import LossConfig, train_step
 
 DATA_AXIS = "data"
 
@@ -33,7 +34,7 @@ def check_divisible(batch_size: int, mesh: Mesh, what: str = "train.batch_size")
     )
 
 
-def config_mesh(config) -> Mesh:
+def config_mesh(config: ml_collections.ConfigDict) -> Mesh:
   """All devices of all processes when config.train.data_parallel (multi-host: every
   process's), else the first local one; batch sizes checked."""
   if jax.process_count() > 1 and not config.train.data_parallel:
@@ -71,7 +72,7 @@ def with_sharding(abstract_tree, mesh: Mesh):
   )
 
 
-def make_train_step(model, tx, cfg, mesh: Mesh):
+def make_train_step(model, tx, cfg: LossConfig, mesh: Mesh):
   """(replicated state, host batch) -> (replicated state, metrics); the state is donated and
   the batch is split on axis 0 over the mesh."""
   step = jax.jit(

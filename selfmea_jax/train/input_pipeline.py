@@ -1,65 +1,28 @@
-"""The input pipeline: the task and both KGs' model inputs from a config, and the host-side
-batches of every training step (entity batches of both KGs plus pseudo-seed pairs)."""
+"""The trainer's input pipeline: both KGs' model inputs from a loaded dataset, and the
+host-side batches of every training step (entity batches of both KGs plus pseudo-seed pairs)."""
 
 from __future__ import annotations
 
 import functools
 
+import ml_collections
 import numpy as np
 
 from selfmea_jax import rng_streams
-from selfmea_jax.data import dbp15k, openea
+from selfmea_jax.data import openea
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.data.load import REAL_KINDS, Dataset, load
 from selfmea_jax.data.neighbours import neighbour_table
-from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
-from selfmea_jax.errors import InputError
 from selfmea_jax.features import attributes, images, relations
 from selfmea_jax.features.names import name_encoder_kwargs, name_features
 from selfmea_jax.models.fusion import EXTRA_MODALITIES
-from selfmea_jax.train import pseudo_seeds
+
+Names = tuple[np.ndarray, np.ndarray]  # ([n1, d], [n2, d]) name vectors of both KGs
 
 
-def _synthetic(config):
-  spec = SyntheticSpec(**config.data.synthetic.to_dict())
-  pair = make_synthetic_pair(spec, seed=config.seed)
-  extras = {"image": pair.image_features, "attribute": pair.attribute_bags}
-  return pair.task, pair.name_features, extras
-
-
-REAL_KINDS = ("dbp15k", "openea")  # datasets read from files (name caches in file order)
-
-
-def uses_translations(config) -> bool:
-  """Whether any name input of the config reads the machine-translated names."""
-  names = [config.data.name_source] + [v.partition(":")[2] for v in config.align.views]
-  if config.align.enabled:
-    names.append(config.align.train_view.partition(":")[2])
-  return "translated" in names
-
-
-def load_real_task(config) -> AlignmentTask:
-  """The task of a file-backed dataset: DBP15K (data_dir + pair) or OpenEA (openea_dir)."""
-  if config.data.kind == "dbp15k":
-    return dbp15k.load_dbp15k(
-      config.data.data_dir, config.data.pair, seed=config.seed, translations=uses_translations(config)
-    )
-  return openea.load_openea(
-    config.data.openea_dir, seed=config.seed, valid_fraction=config.data.valid_fraction
-  )
-
-
-def _real(config):
-  task = load_real_task(config)
-  names = name_features(
-    task,
-    config.data.cache_dir,
-    config.data.name_encoder,
-    config.data.name_source,
-    local_order=False,
-    dtype=config.data.feature_dtype,
-    encoder_kwargs=name_encoder_kwargs(config, config.data.name_encoder),
-  )
+def _file_extras(config: ml_collections.ConfigDict, task: AlignmentTask) -> dict:
+  """Image and attribute features of a file-backed dataset, where the config names them."""
   extras = {}
   if all(config.data.image_files):
     extras["image"] = tuple(
@@ -81,17 +44,38 @@ def _real(config):
     ]
     vocab = attributes.attribute_vocabulary(per_kg, config.data.attribute_top_k)
     extras["attribute"] = tuple(attributes.attribute_bags(e, vocab) for e in per_kg)
-  return task, names, extras
+  return extras
 
 
-def build(config) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
-  """Loads the data named by config.data and returns (task, (inputs_kg1, inputs_kg2))."""
-  if config.data.kind == "synthetic":
-    task, names, extras = _synthetic(config)
-  elif config.data.kind in REAL_KINDS:
-    task, names, extras = _real(config)
-  else:
-    raise InputError(f"unknown data.kind {config.data.kind!r}; choose 'synthetic', 'dbp15k' or 'openea'")
+def trainer_names(config: ml_collections.ConfigDict, dataset: Dataset) -> tuple[Names, tuple]:
+  """(names, rows): the encoder's name input of both KGs. Files: the cached
+  data.name_encoder / data.name_source vectors, memory-mapped in source-file order
+  (rows = each KG's source_rows); synthetic: the given vectors (rows None)."""
+  if dataset.given_names is not None:
+    return dataset.given_names, (None, None)
+  task = dataset.task
+  names = name_features(
+    task,
+    config.data.cache_dir,
+    config.data.name_encoder,
+    config.data.name_source,
+    local_order=False,
+    dtype=config.data.feature_dtype,
+    encoder_kwargs=name_encoder_kwargs(config, config.data.name_encoder),
+  )
+  return names, (task.kg1.source_rows, task.kg2.source_rows)
+
+
+def build_inputs(
+  config: ml_collections.ConfigDict, dataset: Dataset, names: Names | None = None
+) -> tuple[GraphInputs, GraphInputs]:
+  """Both KGs' encoder inputs. names: local-order name vectors to use instead of
+  trainer_names' (the aligner hands over a view it has already loaded)."""
+  task = dataset.task
+  rows = (None, None)
+  if names is None:
+    names, rows = trainer_names(config, dataset)
+  extras = dict(dataset.given_extras) if config.data.kind not in REAL_KINDS else _file_extras(config, task)
   kgs = (task.kg1, task.kg2)
   if "relation" in config.data.modalities:
     vocab = relations.relation_vocabulary(
@@ -104,19 +88,26 @@ def build(config) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
   for k, kg in enumerate(kgs):
     ids, mask = neighbour_table(kg.num_entities, kg.triples, config.model.num_slots, config.seed)
     chosen = {m: extras[m][k] for m in config.data.modalities if m in extras}
-    rows = kg.source_rows if config.data.kind in REAL_KINDS else None  # caches are in file order
     inputs.append(
-      GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, extras=chosen, name_rows=rows)
+      GraphInputs(names=names[k], neighbour_ids=ids, neighbour_mask=mask, extras=chosen, name_rows=rows[k])
     )
-  return task, tuple(inputs)
+  return tuple(inputs)
 
 
-def active_modalities(config, inputs: tuple[GraphInputs, GraphInputs]) -> tuple[str, ...]:
+def build(config: ml_collections.ConfigDict) -> tuple[AlignmentTask, tuple[GraphInputs, GraphInputs]]:
+  """Loads the data named by config.data and returns (task, (inputs_kg1, inputs_kg2))."""
+  dataset = load(config)
+  return dataset.task, build_inputs(config, dataset)
+
+
+def active_modalities(
+  config: ml_collections.ConfigDict, inputs: tuple[GraphInputs, GraphInputs]
+) -> tuple[str, ...]:
   """Extra modalities requested in the config and present in the data (in canonical order)."""
   return tuple(m for m in EXTRA_MODALITIES if m in config.data.modalities and m in inputs[0].extras)
 
 
-def steps_per_epoch(config, inputs: tuple[GraphInputs, GraphInputs]) -> int:
+def steps_per_epoch(config: ml_collections.ConfigDict, inputs: tuple[GraphInputs, GraphInputs]) -> int:
   """An epoch visits every entity of the larger KG once."""
   n = max(g.num_entities for g in inputs)
   return -(-n // config.train.batch_size)
@@ -148,7 +139,12 @@ def process_slice(rows: np.ndarray, shard: tuple[int, int]) -> np.ndarray:
 
 
 def make_batch(
-  config, inputs, step: int, per_epoch: int, seeds: np.ndarray, shard: tuple[int, int] = (0, 1)
+  config: ml_collections.ConfigDict,
+  inputs,
+  step: int,
+  per_epoch: int,
+  seeds: np.ndarray,
+  shard: tuple[int, int] = (0, 1),
 ) -> dict:
   """Host-side batch of one step: {'kg1', 'kg2'} entity inputs of both KGs (B rows each),
   plus 'seeds_left' / 'seeds_right' / 'seed_weights' (S rows) when NCA is on.
@@ -162,10 +158,21 @@ def make_batch(
     batch[name] = inputs[kg_index].gather(process_slice(ids, shard))
   if config.train.nca_weight > 0:
     rng = rng_streams.seed_batch(config.seed, step)
-    rows, weights = pseudo_seeds.sample_seed_batch(seeds, config.train.seed_batch_size, rng)
+    rows, weights = sample_seed_batch(seeds, config.train.seed_batch_size, rng)
     pairs = seeds[rows] if len(seeds) else np.zeros((len(rows), 2), np.int64)
     pairs, weights = process_slice(pairs, shard), process_slice(weights, shard)
     batch["seeds_left"] = inputs[0].gather(pairs[:, 0])
     batch["seeds_right"] = inputs[1].gather(pairs[:, 1])
     batch["seed_weights"] = weights
   return batch
+
+
+def sample_seed_batch(seeds: np.ndarray, size: int, rng: np.random.Generator):
+  """Returns ([size] rows into seeds, [size] weights); pads with weight 0 when seeds are few."""
+  if len(seeds) == 0:
+    return np.zeros(size, np.int64), np.zeros(size, np.float32)
+  if len(seeds) >= size:
+    return rng.choice(len(seeds), size, replace=False), np.ones(size, np.float32)
+  rows = np.concatenate([rng.permutation(len(seeds)), np.zeros(size - len(seeds), np.int64)])
+  weights = np.concatenate([np.ones(len(seeds)), np.zeros(size - len(seeds))]).astype(np.float32)
+  return rows, weights

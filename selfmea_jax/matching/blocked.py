@@ -2,9 +2,8 @@
 
 Never materialises the [Nq, Nc] matrix, and reads each candidate row once, so the
 candidates may be a memory-mapped array larger than RAM. Scores are
-s(q, c) = q . c - candidate_bias[c] (the bias expresses CSLS). Ranks are pessimistic:
-rank = 1 + #{c != target : s(q, c) >= s(q, target) - TIE_EPS}, so (near-)ties never
-favour the gold answer and candidate order cannot matter; a NaN score counts against it.
+s(q, c) = q . c - candidate_bias[c] (the bias expresses CSLS). Ranks follow
+matching/rank_rule.py (pessimistic in ties, NaN never a hit).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-TIE_EPS = 1e-6
+from selfmea_jax.matching.rank_rule import beats
 
 
 def _pad_rows(x: np.ndarray, multiple: int, value=0) -> np.ndarray:
@@ -43,9 +42,9 @@ def _merge_block(
     (top_scores, top_ids, counts, subset_counts), q, w, t, ts = args
     scores = jnp.matmul(q, cand.T, preferred_element_type=jnp.float32) - w[:, None] * cand_bias[None]
     scores = jnp.where(cand_valid[None], scores, -jnp.inf)
-    beats = ~(scores < ts[:, None] - TIE_EPS) & cand_valid[None] & (ids[None] != t[:, None])
-    counts = counts + jnp.sum(beats, axis=1)
-    subset_counts = subset_counts + jnp.sum(beats & cand_subset[None], axis=1)
+    against = beats(scores, ts[:, None]) & cand_valid[None] & (ids[None] != t[:, None])
+    counts = counts + jnp.sum(against, axis=1)
+    subset_counts = subset_counts + jnp.sum(against & cand_subset[None], axis=1)
     if k == 0:  # ranks only
       return top_scores, top_ids, counts, subset_counts
     merged = jnp.concatenate([top_scores, scores], axis=1)
@@ -157,17 +156,6 @@ def search(
     queries, candidates, targets, candidate_bias, k, query_block=query_block, candidate_block=candidate_block
   )
   return result.ranks, result.top_ids, result.top_scores
-
-
-def nearest_both_ways(emb1: np.ndarray, emb2: np.ndarray, k: int = 1):
-  """Forward top-k of each KG1 row in KG2 and the top-1 of each KG2 row in KG1.
-
-  Returns (forward_ids [n1, k], forward_scores [n1, k], backward_ids [n2]); pair (i, j) is a
-  mutual nearest neighbour when j = forward_ids[i, 0] and backward_ids[j] = i.
-  """
-  _, forward_ids, forward_scores = search(emb1, emb2, k=k)
-  _, backward_ids, _ = search(emb2, emb1, k=1)
-  return forward_ids, forward_scores, backward_ids[:, 0]
 
 
 def mean_topk_similarity(queries: np.ndarray, candidates: np.ndarray, k: int, **kwargs) -> np.ndarray:

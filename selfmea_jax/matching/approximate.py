@@ -1,5 +1,6 @@
-"""Approximate top-k search for large KGs (faiss IVF or HNSW, inner product on unit rows),
-with its recall against exact search measured on a sample of queries.
+"""Top-k search (inner product on unit rows): exact (blocked JAX, or faiss's flat index) or
+approximate for large KGs (faiss IVF or HNSW), with its recall against exact search measured
+on a sample of queries.
 
 `search_topk(..., method="auto")` is exact (blocked JAX) up to `exact_up_to` query x
 candidate pairs and HNSW above (on DBP15K's USE name vectors HNSW reached recall@10 .994 at
@@ -7,8 +8,7 @@ efSearch 256, where IVF-Flat needed a probe count of 11% of its lists for .958; 
 HNSW's efSearch (or IVF's probe count) is the smallest (doubled, then bisected) at which the
 sampled recall@k reaches `target_recall` with 95% confidence, so every approximate result
 comes with the recall it was measured at. Recall counts a candidate tied with an exact
-top-k one (a duplicate name vector) as found. On an accelerator, `jax.lax.approx_max_k`
-serves the same role inside jit (`accelerator_topk`).
+top-k one (a duplicate name vector) as found.
 """
 
 from __future__ import annotations
@@ -17,20 +17,20 @@ import dataclasses
 import time
 
 from absl import logging
-import jax
 import numpy as np
 
+from selfmea_jax import rng_streams
 from selfmea_jax.errors import InputError
-from selfmea_jax.evaluation import blocked
-from selfmea_jax.evaluation.metrics import standard_error
+from selfmea_jax.matching import blocked
+from selfmea_jax.matching.metrics import standard_error
 
-METHODS = ("auto", "exact", "ivf", "hnsw")
+METHODS = ("auto", "exact", "flat", "ivf", "hnsw")  # exact: blocked JAX; flat: faiss exact
 EXACT_UP_TO = 4e9  # query x candidate pairs searched exactly by `auto` (DBP15K: 2e8)
 
 
 @dataclasses.dataclass(frozen=True)
 class TopK:
-  """ids / scores [Nq, k] (descending). method: exact | ivf | hnsw. recall: {'recall@1',
+  """ids / scores [Nq, k] (descending). method: exact | flat | ivf | hnsw. recall: {'recall@1',
   'recall@k', 'recall@k_se', 'lower_bound', 'sampled_queries'} against exact search on the
   tuning sample ({} when exact); knob: the IVF nprobe
   or HNSW efSearch used; seconds: wall time including index build and recall checks."""
@@ -51,13 +51,23 @@ def _chunks(array, size: int):
 def ivf_index(candidates, nlist: int, seed: int = 0, chunk: int = 65536):
   """faiss IndexIVFFlat (inner product) trained on a seeded sample and filled chunk by chunk
   (candidates may be a np.memmap)."""
-  import faiss  # pylint: disable=import-outside-toplevel
+  import faiss  # lazy: a heavy native library, loaded only when a faiss method runs
 
   n, d = candidates.shape
-  sample = np.sort(np.random.default_rng(seed).choice(n, min(n, 20 * nlist), replace=False))
+  sample = np.sort(rng_streams.index_training(seed).choice(n, min(n, 20 * nlist), replace=False))
   index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
   index.cp.seed, index.cp.niter = seed, 10  # k-means on 20 points per list, 10 rounds
   index.train(np.ascontiguousarray(candidates[sample], np.float32))
+  for _, block in _chunks(candidates, chunk):
+    index.add(block)
+  return index
+
+
+def flat_index(candidates, chunk: int = 65536):
+  """faiss IndexFlatIP (exact inner product), filled chunk by chunk."""
+  import faiss  # lazy: a heavy native library, loaded only when a faiss method runs
+
+  index = faiss.IndexFlatIP(candidates.shape[1])
   for _, block in _chunks(candidates, chunk):
     index.add(block)
   return index
@@ -67,7 +77,7 @@ def hnsw_index(candidates, neighbours: int = 32, ef_construction: int = 200, chu
   """faiss IndexHNSWFlat (inner product), filled chunk by chunk. efConstruction 200: on real
   name vectors (100K, d 512) it cut the query breadth needed for recall@10 .99 from over
   512 to 128, paying for its 3x build time within one pass of queries (BUILD_NOTES)."""
-  import faiss  # pylint: disable=import-outside-toplevel
+  import faiss  # lazy: a heavy native library, loaded only when a faiss method runs
 
   index = faiss.IndexHNSWFlat(candidates.shape[1], neighbours, faiss.METRIC_INNER_PRODUCT)
   index.hnsw.efConstruction = ef_construction
@@ -164,12 +174,15 @@ def search_topk(
   if method == "exact":
     _, ids, scores = blocked.search(queries, candidates, k=k)
     return TopK(ids, scores, "exact", {}, 0, time.time() - start)
+  if method == "flat":
+    scores, ids = flat_index(candidates, chunk).search(np.ascontiguousarray(queries, np.float32), k)
+    return TopK(ids, scores, "flat", {}, 0, time.time() - start)
   if method == "ivf":
     nlist = nlist or max(1, min(int(4 * np.sqrt(nc)), nc // 40))
     index, knob, limit = ivf_index(candidates, nlist, seed, chunk), 8, nlist
   else:
     index, knob, limit = hnsw_index(candidates, chunk=chunk), 32, 4096
-  sample = np.sort(np.random.default_rng([seed, 1]).choice(nq, min(nq, sample_queries), replace=False))
+  sample = np.sort(rng_streams.recall_queries(seed).choice(nq, min(nq, sample_queries), replace=False))
   sample_q = np.ascontiguousarray(queries[sample], np.float32)
   _, exact_ids, exact_scores = blocked.search(sample_q, candidates, k=k)
   logging.info("%s index over %d candidates built in %.1fs", method, nc, time.time() - start)
@@ -207,9 +220,3 @@ def search_topk(
   for offset, block in progress(blocks, total=-(-nq // chunk)) if progress else blocks:
     out_scores[offset : offset + len(block)], out_ids[offset : offset + len(block)] = index.search(block, k)
   return TopK(out_ids, out_scores, method, recall, knob, time.time() - start)
-
-
-def accelerator_topk(queries: jax.Array, candidates: jax.Array, k: int, recall_target: float = 0.95):
-  """(scores, ids) [Nq, k] with jax.lax.approx_max_k: TPU's partial-reduction top-k (exact on
-  CPU/GPU backends, where XLA falls back to a sort); for use inside jit on an accelerator."""
-  return jax.lax.approx_max_k(queries @ candidates.T, k, recall_target=recall_target)

@@ -1,25 +1,60 @@
-"""Decoding on a sparse candidate graph: re-scoring (CSLS, Sinkhorn) and assignment.
+"""Decoding on a sparse candidate graph: scoring (cosine, CSLS, Sinkhorn), 1-to-1 assignment
+(greedy, Hungarian), confident mutual pairs, and the metrics of a decoding.
 
 Scores live on the graph's entries [e]. Assignments are [num_rows] int arrays of the chosen
-column per row (-1 = unmatched). Nothing here builds a dense [n1, n2] matrix.
+column per row (-1 = unmatched). Nothing here builds a dense [n1, n2] matrix; a dense
+matrix is the full graph's case (every entry a candidate). The trainer's evaluation and
+pseudo-seed mining and the aligner all decode through `decode` / `decode_graph`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import scipy.sparse
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from selfmea_jax.align.candidates import CandidateGraph
 from selfmea_jax.errors import InputError
+from selfmea_jax.matching import metrics
+from selfmea_jax.matching.candidates import CandidateGraph, candidate_graph
 
 SCORINGS = ("cosine", "csls", "sinkhorn")
 ASSIGNMENTS = ("greedy", "hungarian")
-TIE_EPS = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoder:
+  """How a candidate graph is decoded (the config's `decoding` section)."""
+
+  scoring: str = "cosine"  # cosine | csls | sinkhorn: the entry scores (ranks, assignment)
+  assignment: str = "greedy"  # greedy | hungarian: the 1-to-1 decoded alignment
+  csls_k: int = 10
+  sinkhorn_temperature: float = 0.02
+  sinkhorn_iterations: int = 100
+
+  @classmethod
+  def from_config(cls, decoding: ml_collections.ConfigDict) -> Decoder:
+    return cls(**{f.name: decoding[f.name] for f in dataclasses.fields(cls)})
+
+
+NEAREST = Decoder()  # greedy cosine: each row's nearest column
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+  """One decoding of a candidate graph: the graph (its scores may include the neighbour
+  support), the decoder's entry scores [e], the assignment [num_rows] and the plain
+  cosines [e]."""
+
+  graph: CandidateGraph
+  scores: np.ndarray
+  assignment: np.ndarray
+  cosine: np.ndarray
 
 
 def csls_scores(graph: CandidateGraph, k: int = 10) -> np.ndarray:
@@ -65,17 +100,15 @@ def sinkhorn_scores(
   return np.asarray(plan)
 
 
-def rescore(
-  graph: CandidateGraph, scoring: str, csls_k: int = 10, temperature: float = 0.02, iterations: int = 100
-) -> np.ndarray:
-  """[e] entry scores under `scoring` (cosine | csls | sinkhorn on the CSLS-free cosines)."""
-  if scoring == "cosine":
+def rescore(graph: CandidateGraph, decoder: Decoder) -> np.ndarray:
+  """[e] entry scores under decoder.scoring (cosine | csls | sinkhorn on the cosines)."""
+  if decoder.scoring == "cosine":
     return graph.scores
-  if scoring == "csls":
-    return csls_scores(graph, csls_k)
-  if scoring == "sinkhorn":
-    return sinkhorn_scores(graph, graph.scores, temperature, iterations)
-  raise InputError(f"unknown scoring {scoring!r}; choose one of {SCORINGS}")
+  if decoder.scoring == "csls":
+    return csls_scores(graph, decoder.csls_k)
+  if decoder.scoring == "sinkhorn":
+    return sinkhorn_scores(graph, graph.scores, decoder.sinkhorn_temperature, decoder.sinkhorn_iterations)
+  raise InputError(f"unknown scoring {decoder.scoring!r}; choose one of {SCORINGS}")
 
 
 def greedy(graph: CandidateGraph, scores: np.ndarray) -> np.ndarray:
@@ -134,32 +167,52 @@ def assign(
   raise InputError(f"unknown assignment {assignment!r}; choose one of {ASSIGNMENTS}")
 
 
-def link_ranks(graph: CandidateGraph, scores: np.ndarray, links: np.ndarray) -> np.ndarray:
-  """[q] pessimistic 1-based rank of each gold column among its row's entries.
-
-  Ties within TIE_EPS count against the gold column; a gold column that is not on the graph,
-  or whose score is NaN, ranks last (num_cols). links: [q, 2] (row, gold column), rows unique.
-  """
-  query_of_row = np.full(graph.num_rows, -1, np.int64)
-  query_of_row[links[:, 0]] = np.arange(len(links))
-  q = query_of_row[graph.rows]
-  on_query = q >= 0
-  gold_entry = on_query.copy()
-  gold_entry[on_query] = graph.cols[on_query] == links[q[on_query], 1]
-  gold_score = np.full(len(links), np.nan, np.float64)
-  gold_score[q[gold_entry]] = scores[gold_entry]
-  rivals = on_query & ~gold_entry
-  beats = np.zeros(len(rivals), bool)
-  beats[rivals] = ~(scores[rivals] < gold_score[q[rivals]] - TIE_EPS)  # NaN gold -> all beat
-  ranks = np.bincount(q[beats], minlength=len(links)) + 1
-  return np.where(np.isnan(gold_score), graph.num_cols, ranks)
+def decode_graph(graph: CandidateGraph, decoder: Decoder) -> Decoded:
+  """Scores under decoder.scoring and the assignment of one candidate graph. Hungarian on a
+  Sinkhorn plan maximises the transported mass (sum of plan probabilities): a row stays
+  unmatched rather than take a pair of no mass."""
+  scores = rescore(graph, decoder)
+  if decoder.assignment == "hungarian" and decoder.scoring == "sinkhorn":
+    assignment = hungarian(graph, np.exp(scores), min_score=0.0)
+  else:
+    assignment = assign(graph, scores, decoder.assignment)
+  return Decoded(graph, scores, assignment, graph.scores)
 
 
-def alignment_metrics(ranks: np.ndarray, assignment: np.ndarray, links: np.ndarray) -> dict:
-  """H@1 of the decoded assignment; H@10 and MRR of the ranks."""
-  ranks = np.asarray(ranks, np.float64)
-  return {
-    "h1": float(np.mean(assignment[links[:, 0]] == links[:, 1])),
-    "h10": float(np.mean(ranks <= 10)),
-    "mrr": float(np.mean(1.0 / ranks)),
+def decode(
+  emb1: np.ndarray,
+  emb2: np.ndarray,
+  decoder: Decoder,
+  k: int = 50,
+  search: str = "exact",
+  target_recall: float = 0.99,
+) -> Decoded:
+  """[n1, E], [n2, E] unit rows -> candidate graph (top-k both ways) -> decoded."""
+  return decode_graph(candidate_graph(emb1, emb2, k, search, target_recall), decoder)
+
+
+def confident_pairs(decoded: Decoded, keep_fraction: float = 1.0) -> np.ndarray:
+  """[p, 2] decoded pairs that are also mutual best under the candidate scores (the cosine,
+  plus the neighbour support when refined), most confident first (largest gap between the
+  row's best and second-best score); keep_fraction keeps the most confident share. Under
+  the NEAREST decoder these are the mutual nearest neighbours."""
+  graph = decoded.graph
+  row_best, col_best = mutual_best(graph, graph.scores)
+  left = np.flatnonzero(decoded.assignment >= 0)
+  right = decoded.assignment[left]
+  mutual = (row_best[left] == right) & (col_best[right] == left)
+  left, right = left[mutual], right[mutual]
+  order = np.argsort(-graph.row_margins[left], kind="stable")[: int(np.ceil(keep_fraction * len(left)))]
+  return np.stack([left[order], right[order]], axis=1).astype(np.int32)
+
+
+def decoding_metrics(decoded: Decoded, links: np.ndarray, prefix: str = "") -> dict[str, float]:
+  """{prefix}h1 / h10 / mrr (ranks under the decoder's scores, among the graph's entries)
+  and {prefix}decoded_accuracy of links [q, 2] (row, gold column)."""
+  graph = decoded.graph
+  ranks = metrics.graph_ranks(graph.rows, graph.cols, decoded.scores, links, graph.num_rows, graph.num_cols)
+  out = {
+    **metrics.rank_metrics(ranks),
+    "decoded_accuracy": metrics.decoded_accuracy(decoded.assignment, links),
   }
+  return {f"{prefix}{k}": v for k, v in out.items()}

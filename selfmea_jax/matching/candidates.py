@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from selfmea_jax.evaluation import approximate
+from selfmea_jax.matching import approximate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +95,8 @@ def approximate_two_way_topk(emb1, emb2, k: int, method: str, target_recall: flo
   out = []
   for name, queries, candidates in (("KG1->KG2", emb1, emb2), ("KG2->KG1", emb2, emb1)):
     top = approximate.search_topk(queries, candidates, k, method, target_recall, seed=seed)
-    logging.info(
+    log = logging.info if top.recall else logging.debug  # approximate: say what recall it reached
+    log(
       "candidates %s: %s top-%d in %.1fs %s",
       name,
       top.method,
@@ -111,7 +112,8 @@ def candidate_graph(
   emb1: np.ndarray, emb2: np.ndarray, k: int = 50, search: str = "exact", target_recall: float = 0.99
 ) -> CandidateGraph:
   """Union of both directions' top-k under the dot product of unit rows. search: exact (one
-  blocked pass) | auto | ivf | hnsw (approximate above a size, recall logged)."""
+  blocked JAX pass) | flat (faiss exact) | auto | ivf | hnsw (approximate above a size,
+  recall logged)."""
   if search == "exact":
     row_ids, row_scores, col_ids, col_scores = two_way_topk(emb1, emb2, k)
   else:

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import ml_collections
 import numpy as np
 
 from selfmea_jax import rng_streams
-from selfmea_jax.evaluation import metrics
-from selfmea_jax.evaluation.encode import encode_pair
+from selfmea_jax.matching import consistency, metrics
+from selfmea_jax.matching.conventions import DecodingPlan, decode_conventions
+from selfmea_jax.train.encode import encode_pair
 
 # Model selection: MRR of validation sources ranked among all KG2 entities (finer than H@1).
 VALID_KEY = "valid/all/mrr"
 
 
-def validation_links(config, task) -> np.ndarray:
+def validation_links(config: ml_collections.ConfigDict, task) -> np.ndarray:
   """[v, 2] the seeded sample of validation links used for model selection."""
   links = task.valid_links
   size = min(config.eval.valid_size, len(links))
   return links[rng_streams.validation_sample(config.seed).choice(len(links), size, replace=False)]
 
 
-def test_links(config, task) -> np.ndarray:
+def test_links(config: ml_collections.ConfigDict, task) -> np.ndarray:
   """[t, 2] the test links evaluated: all of them, or a seeded sample of eval.test_queries
   (exact ranks of sampled queries: unbiased metrics, reported with standard errors)."""
   links, size = task.test_links, config.eval.test_queries
@@ -28,64 +30,50 @@ def test_links(config, task) -> np.ndarray:
   return links[np.sort(rng_streams.test_sample(config.seed).choice(len(links), size, replace=False))]
 
 
-def _test_kwargs(config) -> dict:
-  return dict(
-    scoring=config.eval.scoring,
-    backend=config.eval.backend,
-    csls_k=config.eval.csls_k,
-    sinkhorn_temperature=config.eval.sinkhorn_temperature,
-    sinkhorn_iterations=config.eval.sinkhorn_iterations,
-  )
-
-
-def evaluate_embeddings(config, emb1: np.ndarray, emb2: np.ndarray, task) -> dict:
+def evaluate_embeddings(config: ml_collections.ConfigDict, emb1: np.ndarray, emb2: np.ndarray, task) -> dict:
   """Validation MRR (selection only, cosine) and the test report under both conventions.
-  emb1 [n1, E], emb2 [n2, E]. A KG pair without gold links gives {}. Cosine and CSLS with
-  the JAX backend take one pass over KG2 for all of it (metrics.report_one_pass). With
+  emb1 [n1, E], emb2 [n2, E]. A KG pair without gold links gives {}. Cosine and CSLS rank
+  exactly in one blocked pass over KG2 (rank metrics only); decoding.scoring='sinkhorn'
+  decodes a candidate graph as the aligner does (rank metrics + decoded_accuracy). With
   eval.test_queries, a seeded sample of the test links is ranked (against every test target
   or KG2 entity, as without it) and each metric comes with its standard error ('<m>_se')."""
   return _report(config, emb1, emb2, task, validation_links(config, task))
 
 
-def _report(config, emb1: np.ndarray, emb2: np.ndarray, task, valid: np.ndarray) -> dict:
-  links = test_links(config, task)
-  if config.eval.backend == "jax" and config.eval.scoring in metrics.ONE_PASS_SCORINGS:
-    return metrics.report_one_pass(
+def _report(
+  config: ml_collections.ConfigDict, emb1: np.ndarray, emb2: np.ndarray, task, valid: np.ndarray
+) -> dict:
+  links, scoring = test_links(config, task), config.decoding.scoring
+  if scoring in metrics.ONE_PASS_SCORINGS:
+    return metrics.one_pass_report(
       emb1,
       emb2,
       links,
       valid,
-      config.eval.scoring,
-      config.eval.csls_k,
+      scoring,
+      config.decoding.csls_k,
       config.eval.compute_dtype,
       standard_errors=len(links) < len(task.test_links),
       test_targets=task.test_links[:, 1],
     )
-  results = {}
-  if len(valid):
-    results.update(
-      metrics.report(
-        emb1,
-        emb2,
-        valid,
-        conventions=("all",),
-        prefix="valid/",
-        scoring="cosine",
-        backend=config.eval.backend,
-      )
-    )
+  results = metrics.one_pass_report(emb1, emb2, np.zeros((0, 2), np.int64), valid) if len(valid) else {}
   if len(links):
-    results.update(metrics.report(emb1, emb2, links, **_test_kwargs(config)))
+    plan = DecodingPlan.from_config(config.decoding)
+    adjacencies = consistency.adjacencies(task) if plan.consistency_rounds else None
+    decoded, _ = decode_conventions(emb1, emb2, links, np.zeros((0, 2), np.int64), plan, adjacencies)
+    results.update(decoded)
   return results
 
 
-def evaluate_params(config, model, params, task, inputs) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
+def evaluate_params(
+  config: ml_collections.ConfigDict, model, params, task, inputs
+) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
   """Encodes both KGs with `params`; returns (evaluate_embeddings' results, (emb1, emb2))."""
   emb1, emb2 = encode_pair(config, model, params, inputs)
   return evaluate_embeddings(config, emb1, emb2, task), (emb1, emb2)
 
 
-def names_only_report(config, task, inputs) -> dict:
+def names_only_report(config: ml_collections.ConfigDict, task, inputs) -> dict:
   """The test report of the raw name embeddings (the baseline the encoder must beat)."""
   if not len(task.test_links):
     return {}

@@ -8,11 +8,14 @@ Computed as (A1 P A2)[i, j] on the candidate entries only (P = the pairs' 0/1 ma
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import scipy.sparse
 
-from selfmea_jax.align.candidates import CandidateGraph
 from selfmea_jax.data.neighbours import undirected_edges
+from selfmea_jax.matching import decoding
+from selfmea_jax.matching.candidates import CandidateGraph
 
 
 def adjacency(num_entities: int, triples: np.ndarray) -> scipy.sparse.csr_matrix:
@@ -21,6 +24,11 @@ def adjacency(num_entities: int, triples: np.ndarray) -> scipy.sparse.csr_matrix
   return scipy.sparse.csr_matrix(
     (np.ones(len(edges), np.float32), (edges[:, 0], edges[:, 1])), shape=(num_entities, num_entities)
   )
+
+
+def adjacencies(task) -> tuple[scipy.sparse.csr_matrix, scipy.sparse.csr_matrix]:
+  """Both KGs' adjacency (an AlignmentTask's kg1 and kg2)."""
+  return tuple(adjacency(kg.num_entities, kg.triples) for kg in (task.kg1, task.kg2))
 
 
 def neighbour_support(
@@ -47,3 +55,18 @@ def neighbour_support(
   degree1 = np.asarray(adjacency1.sum(axis=1), np.float32).ravel()[row_ids]
   degree2 = np.asarray(adjacency2.sum(axis=1), np.float32).ravel()[col_ids]
   return counts / np.sqrt(np.maximum(degree1[graph.rows] * degree2[graph.cols], 1.0))
+
+
+def refine(
+  base: CandidateGraph,
+  pairs: np.ndarray,
+  adjacencies,
+  decoder: decoding.Decoder,
+  weight: float,
+  row_ids: np.ndarray | None = None,
+  col_ids: np.ndarray | None = None,
+) -> decoding.Decoded:
+  """Re-decodes `base` with cosine + weight * neighbour support of `pairs` [p, 2] (KG-wide)."""
+  support = neighbour_support(base, pairs, *adjacencies, row_ids, col_ids)
+  graph = dataclasses.replace(base, scores=base.scores + weight * support)
+  return dataclasses.replace(decoding.decode_graph(graph, decoder), cosine=base.scores)

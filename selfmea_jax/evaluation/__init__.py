@@ -1,1 +1,0 @@
-"""Alignment evaluation: ranks, H@k / MRR, CSLS, Sinkhorn 1-to-1 decoding, top-k search."""

@@ -1,0 +1,166 @@
+"""Alignment metrics under one rank rule, for every client (trainer, aligner, benchmarks).
+
+Two kinds of metric, never under one name:
+  h1, h10, mrr        rank-based: the gold partner's rank among the candidates under the
+                      scores (cosine, CSLS or the Sinkhorn plan); h1 is rank-1 accuracy;
+  decoded_accuracy    the share of sources whose 1-to-1 decoded partner (greedy or
+                      Hungarian assignment) is the gold one.
+Conventions: 'test' ranks / decodes each test source among the test targets only (SEU,
+FGWEA, most papers); 'all' among every KG2 entity (SelfKG's own code).
+
+Every rank follows matching/rank_rule.py (pessimistic in ties, NaN never a hit); a gold
+partner missing from a sparse candidate set ranks last.
+"""
+
+from __future__ import annotations
+
+import jax
+from jax.experimental import multihost_utils
+import numpy as np
+
+from selfmea_jax.errors import InputError
+from selfmea_jax.matching import blocked
+from selfmea_jax.matching.rank_rule import beats
+
+CONVENTIONS = ("test", "all")
+ONE_PASS_SCORINGS = ("cosine", "csls")  # exact ranks from one blocked pass; sinkhorn: candidate graph
+
+
+def standard_error(values: np.ndarray) -> float:
+  """The standard error of the mean of values [n] (0 with fewer than 2 values)."""
+  values = np.asarray(values, np.float64)
+  return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def rank_metrics(ranks: np.ndarray, standard_errors: bool = False) -> dict[str, float]:
+  """ranks [n] (1 = best) -> {'h1', 'h10', 'mrr'}; with standard_errors also '<metric>_se',
+  the standard error of each mean (for ranks of a random sample of the queries)."""
+  ranks = np.asarray(ranks, np.float64)
+  per_query = {"h1": ranks <= 1, "h10": ranks <= 10, "mrr": 1.0 / ranks}
+  out = {name: float(np.mean(values)) for name, values in per_query.items()}
+  if standard_errors:
+    out.update({f"{name}_se": standard_error(values) for name, values in per_query.items()})
+  return out
+
+
+def decoded_accuracy(assignment: np.ndarray, links: np.ndarray) -> float:
+  """Share of links [q, 2] (source, gold) whose source is assigned its gold partner;
+  assignment [num_sources], -1 = unmatched (never a hit)."""
+  return float(np.mean(assignment[links[:, 0]] == links[:, 1])) if len(links) else float("nan")
+
+
+def graph_ranks(
+  rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, links: np.ndarray, num_rows: int, num_cols: int
+) -> np.ndarray:
+  """[q] rank of each gold column among its row's entries of a sparse score matrix.
+
+  rows / cols / scores [e]: the entries of a [num_rows, num_cols] matrix; links [q, 2] (row,
+  gold column), rows unique. A gold column that is not an entry, or whose score is NaN,
+  ranks last (num_cols)."""
+  query_of_row = np.full(num_rows, -1, np.int64)
+  query_of_row[links[:, 0]] = np.arange(len(links))
+  q = query_of_row[rows]
+  on_query = q >= 0
+  gold_entry = on_query.copy()
+  gold_entry[on_query] = cols[on_query] == links[q[on_query], 1]
+  gold_score = np.full(len(links), np.nan, np.float64)
+  gold_score[q[gold_entry]] = scores[gold_entry]
+  rivals = on_query & ~gold_entry
+  against = np.zeros(len(rivals), bool)
+  against[rivals] = beats(scores[rivals], gold_score[q[rivals]])
+  ranks = np.bincount(q[against], minlength=len(links)) + 1
+  return np.where(np.isnan(gold_score), num_cols, ranks)
+
+
+def one_pass_ranks(
+  emb1: np.ndarray,
+  emb2: np.ndarray,
+  links: np.ndarray,
+  valid_links: np.ndarray | None = None,
+  scoring: str = "cosine",
+  csls_k: int = 10,
+  compute_dtype: str = "float32",
+  test_targets: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Exact pessimistic ranks from one blocked pass over KG2 (no score matrix kept).
+
+  emb1 [n1, E], emb2 [n2, E], links / valid_links [*, 2]. Returns (test ranks among the test
+  targets [t], test ranks among all KG2 [t], validation ranks among all KG2 [v]).
+  scoring: cosine | csls (test queries only; validation is always cosine). test_targets:
+  the 'test' convention's candidates (default links[:, 1]; all test targets when `links` is a
+  sample of the test links)."""
+  if scoring not in ONE_PASS_SCORINGS:
+    raise InputError(f"exact one-pass ranks support scoring {ONE_PASS_SCORINGS}, not {scoring!r}")
+  valid = np.zeros((0, 2), np.int64) if valid_links is None else np.asarray(valid_links).reshape(-1, 2)
+  links = np.asarray(links).reshape(-1, 2)
+  queries = np.concatenate([links[:, 0], valid[:, 0]])
+  targets = np.concatenate([links[:, 1], valid[:, 1]])
+  bias, weights = None, None
+  if scoring == "csls" and len(links):  # r(c) over the test sources (the query's own r is a constant)
+    bias = 0.5 * blocked.mean_topk_similarity(emb2, emb1[links[:, 0]], csls_k)
+    weights = np.concatenate([np.ones(len(links)), np.zeros(len(valid))])
+  subset = np.zeros(len(emb2), bool)
+  subset[links[:, 1] if test_targets is None else test_targets] = True
+  ranks, subset_ranks = split_over_processes(
+    lambda rows: blocked.search_all(
+      emb1[queries[rows]],
+      emb2,
+      targets[rows],
+      bias,
+      k=0,
+      subset=subset,
+      compute_dtype=compute_dtype,
+      bias_weights=None if weights is None else weights[rows],
+    ),
+    len(queries),
+  )
+  t = len(links)
+  return subset_ranks[:t], ranks[:t], ranks[t:]
+
+
+def one_pass_report(
+  emb1: np.ndarray,
+  emb2: np.ndarray,
+  links: np.ndarray,
+  valid_links: np.ndarray | None = None,
+  scoring: str = "cosine",
+  csls_k: int = 10,
+  compute_dtype: str = "float32",
+  standard_errors: bool = False,
+  test_targets: np.ndarray | None = None,
+) -> dict[str, float]:
+  """{'test/h1', ..., 'all/mrr', 'valid/all/h1', ...} from one_pass_ranks (rank metrics; with
+  standard_errors each test metric's '_se' too). {} without links."""
+  valid = np.zeros((0, 2), np.int64) if valid_links is None else np.asarray(valid_links).reshape(-1, 2)
+  links = np.asarray(links).reshape(-1, 2)
+  if not len(links) and not len(valid):  # a KG pair without gold links: nothing to evaluate
+    return {}
+  test, every, valid_ranks = one_pass_ranks(
+    emb1, emb2, links, valid, scoring, csls_k, compute_dtype, test_targets
+  )
+  out = {}
+  if len(links):
+    for convention, values in (("test", test), ("all", every)):
+      out.update({f"{convention}/{k}": v for k, v in rank_metrics(values, standard_errors).items()})
+  if len(valid):
+    out.update({f"valid/all/{k}": v for k, v in rank_metrics(valid_ranks).items()})
+  return out
+
+
+def split_over_processes(search, num_queries: int) -> tuple[np.ndarray, np.ndarray]:
+  """(ranks, subset_ranks) [num_queries] of `search(rows)` (a blocked.search_all over the given
+  query rows), each process of a multi-host run searching its own contiguous block of
+  queries; the blocks are gathered from every process in query order."""
+  count = jax.process_count()
+  if count == 1:
+    result = search(np.arange(num_queries))
+    return result.ranks, result.subset_ranks
+  size = -(-num_queries // count)
+  rows = np.arange(jax.process_index() * size, min(num_queries, (jax.process_index() + 1) * size))
+  local = np.zeros((2, size), np.int32)
+  if len(rows):
+    result = search(rows)
+    local[0, : len(rows)], local[1, : len(rows)] = result.ranks, result.subset_ranks
+  gathered = np.asarray(multihost_utils.process_allgather(local))  # [processes, 2, size]
+  both = gathered.transpose(1, 0, 2).reshape(2, -1)[:, :num_queries]
+  return both[0], both[1]
