@@ -95,6 +95,8 @@ def one_pass_ranks(
   links = np.asarray(links).reshape(-1, 2)
   queries = np.concatenate([links[:, 0], valid[:, 0]])
   targets = np.concatenate([links[:, 1], valid[:, 1]])
+  if not len(queries):  # a KG pair without gold links: nothing to rank
+    return (np.zeros(0, np.int64),) * 3
   bias, weights = None, None
   if scoring == "csls" and len(links):  # r(c) over the test sources (the query's own r is a constant)
     bias = 0.5 * blocked.mean_topk_similarity(emb2, emb1[links[:, 0]], csls_k)
@@ -123,27 +125,19 @@ def one_pass_report(
   emb2: np.ndarray,
   links: np.ndarray,
   valid_links: np.ndarray | None = None,
-  scoring: str = "cosine",
-  csls_k: int = 10,
-  compute_dtype: str = "float32",
   standard_errors: bool = False,
-  test_targets: np.ndarray | None = None,
+  **rank_options,
 ) -> dict[str, float]:
-  """{'test/h1', ..., 'all/mrr', 'valid/all/h1', ...} from one_pass_ranks (rank metrics; with
-  standard_errors each test metric's '_se' too). {} without links."""
-  valid = np.zeros((0, 2), np.int64) if valid_links is None else np.asarray(valid_links).reshape(-1, 2)
-  links = np.asarray(links).reshape(-1, 2)
-  if not len(links) and not len(valid):  # a KG pair without gold links: nothing to evaluate
-    return {}
-  test, every, valid_ranks = one_pass_ranks(
-    emb1, emb2, links, valid, scoring, csls_k, compute_dtype, test_targets
-  )
+  """{'test/h1', ..., 'all/mrr', 'valid/all/h1', ...}: rank metrics of one_pass_ranks (its
+  options: scoring, csls_k, compute_dtype, test_targets); with standard_errors each test
+  metric's '_se' too. {} without links."""
+  test, every, valid = one_pass_ranks(emb1, emb2, links, valid_links, **rank_options)
   out = {}
-  if len(links):
+  if len(test):
     for convention, values in (("test", test), ("all", every)):
       out.update({f"{convention}/{k}": v for k, v in rank_metrics(values, standard_errors).items()})
   if len(valid):
-    out.update({f"valid/all/{k}": v for k, v in rank_metrics(valid_ranks).items()})
+    out.update({f"valid/all/{k}": v for k, v in rank_metrics(valid).items()})
   return out
 
 

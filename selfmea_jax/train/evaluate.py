@@ -50,18 +50,18 @@ def _report(
       emb2,
       links,
       valid,
-      scoring,
-      config.decoding.csls_k,
-      config.eval.compute_dtype,
       standard_errors=len(links) < len(task.test_links),
+      scoring=scoring,
+      csls_k=config.decoding.csls_k,
+      compute_dtype=config.eval.compute_dtype,
       test_targets=task.test_links[:, 1],
     )
   results = metrics.one_pass_report(emb1, emb2, np.zeros((0, 2), np.int64), valid) if len(valid) else {}
   if len(links):
     plan = DecodingPlan.from_config(config.decoding)
     adjacencies = consistency.adjacencies(task) if plan.consistency_rounds else None
-    decoded, _ = decode_conventions(emb1, emb2, links, np.zeros((0, 2), np.int64), plan, adjacencies)
-    results.update(decoded)
+    reported, _ = decode_conventions(emb1, emb2, links, np.zeros((0, 2), np.int64), plan, adjacencies)
+    results.update(reported)
   return results
 
 
