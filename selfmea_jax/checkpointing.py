@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 
 from absl import logging
+import jax
 import orbax.checkpoint as ocp
 
 from selfmea_jax.errors import InputError
@@ -13,6 +17,42 @@ from selfmea_jax.errors import InputError
 def manager(workdir: str, keep: int = 2) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
   return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")), options=options)
+
+
+DISK_FULL_SIGNS = ("No space left on device", "os_error_code='28'")
+
+
+@contextlib.contextmanager
+def disk_errors(directory: str, needed_bytes: int = 0):
+  """Turns orbax's wrapped write failures on a full disk (a ValueError carrying the OS error
+  text) into the OSError they are, so the command line reports one line with the path and
+  (needed_bytes > 0) about how much one checkpoint needs."""
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except  (orbax wraps them in many kinds)
+    if isinstance(e, OSError) and e.errno != errno.ENOSPC:
+      raise
+    if isinstance(e, OSError) or any(sign in str(e) for sign in DISK_FULL_SIGNS):
+      need = f"; a checkpoint needs about {needed_bytes / 2**20:.1f} MiB" if needed_bytes else ""
+      raise OSError(errno.ENOSPC, f"no space left on device{need}", directory) from None
+    raise
+
+
+def require_space(directory: str, needed_bytes: int) -> None:
+  """Raises the full-disk OSError before a save that cannot fit (needed_bytes plus a fifth
+  and 1 MiB of slack), so that no background writer starts a doomed write."""
+  free = shutil.disk_usage(directory).free
+  if free < 1.2 * needed_bytes + 2**20:
+    raise OSError(
+      errno.ENOSPC,
+      f"no space left on device; a checkpoint needs about {needed_bytes / 2**20:.1f} MiB",
+      directory,
+    )
+
+
+def tree_bytes(tree) -> int:
+  """Bytes of every array leaf of a pytree (what a checkpoint of it writes, before overhead)."""
+  return int(sum(getattr(leaf, "nbytes", 0) for leaf in jax.tree.leaves(tree)))
 
 
 def save(mngr: ocp.CheckpointManager, step: int, arrays, meta: dict) -> None:

@@ -21,10 +21,21 @@ class DropThirdPartyInfo(std_logging.Filter):
     return not any(package in parts for package in NOISY_PACKAGES)
 
 
+class DropReportedDiskErrors(std_logging.Filter):
+  """Drops the tracebacks that background writers (orbax, asyncio) log on a full disk: the
+  command reports the full disk itself, as one `error:` line naming the path."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    text = record.getMessage() + str(record.exc_info[1] if record.exc_info else "")
+    return "No space left on device" not in text
+
+
 def configure(verbosity: int) -> None:
   """INFO for this project; third-party INFO only when verbosity >= 1."""
   logging.set_verbosity(max(verbosity, logging.INFO))
   handler = logging.get_absl_handler()
-  handler.filters = [f for f in handler.filters if not isinstance(f, DropThirdPartyInfo)]
+  ours = (DropThirdPartyInfo, DropReportedDiskErrors)
+  handler.filters = [f for f in handler.filters if not isinstance(f, ours)]
+  handler.addFilter(DropReportedDiskErrors())
   if verbosity < 1:
     handler.addFilter(DropThirdPartyInfo())

@@ -12,19 +12,30 @@ python -m selfmea_jax.main --config=configs/ja_en.py --mode=eval
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from absl import app, flags, logging
 import ml_collections
 from ml_collections import config_flags
 
-from selfmea_jax import config_checks, log_filters, run_config
+from selfmea_jax import config_checks, config_files, log_filters, run_config
 from selfmea_jax.align import run as aligner
+from selfmea_jax.data.load import input_files
 from selfmea_jax.errors import InputError, exit_on_input_error
 from selfmea_jax.train import distributed
 from selfmea_jax.train import pipeline as trainer
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/synthetic.py", "Experiment config file.")
+config_files.make_importable()  # before the default config file is loaded
+_CONFIG = config_flags.DEFINE_config_file(
+  "config",
+  os.path.join(config_files.REPOSITORY, "configs", "synthetic.py"),
+  "Experiment config file, e.g. configs/dbp15k.py:ja_en,aligner (found from any directory); "
+  "override any key with --config.<key>=<value>; --config_keys lists every key.",
+)
+_CONFIG_KEYS = flags.DEFINE_bool(
+  "config_keys", False, "Print every config key with its default and comment (configs/default.py), then exit."
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: config.workdir).")
 _MODE = flags.DEFINE_enum(
   "mode",
@@ -45,7 +56,8 @@ _FRESH = flags.DEFINE_bool(
 def run(
   config: ml_collections.ConfigDict, workdir: str, mode: str, step: int | None = None, fresh: bool = False
 ) -> dict:
-  """Runs one mode; training modes hold the workdir's lock and check its config.json."""
+  """Runs one mode; training holds the workdir's lock and checks its config.json and data.json
+  (evaluating checks them too, ignoring evaluation-only keys)."""
   distributed.initialize(config)  # multi-host: before any other JAX work (validate counts devices)
   config_checks.validate(config)
   logging.info("pipeline %s, mode %s, workdir %s", config.pipeline, mode, workdir)
@@ -53,12 +65,20 @@ def run(
     return _run_mode(config, workdir, mode, step)
   if mode != "train":
     run_config.check_or_save(config, workdir, save=False)
+    run_config.check_or_save_data(input_files(config), workdir, save=False)
     return _run_mode(config, workdir, mode, step)
   with run_config.workdir_lock(workdir):
     if fresh:
       run_config.clear_run(workdir)
+    new = run_config.unstarted(workdir)
     run_config.check_or_save(config, workdir)
-    return _run_mode(config, workdir, mode, step)
+    run_config.check_or_save_data(input_files(config), workdir)
+    try:
+      return _run_mode(config, workdir, mode, step)
+    except Exception:
+      if new and run_config.unstarted(workdir):  # failed before keeping anything: no guard files
+        run_config.clear_run(workdir)
+      raise
 
 
 def _run_mode(config: ml_collections.ConfigDict, workdir: str, mode: str, step: int | None) -> dict:
@@ -75,6 +95,9 @@ def _run_mode(config: ml_collections.ConfigDict, workdir: str, mode: str, step: 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _CONFIG_KEYS.value:
+    print(config_files.key_reference())
+    return
   config = _CONFIG.value
   if config is None:
     raise app.UsageError("--config is required")
@@ -83,7 +106,21 @@ def main(argv):
   log_filters.configure(verbosity)
   if verbosity >= 1:
     logging.info("config:\n%s", config)
-  run(config, workdir, _MODE.value, _STEP.value, _FRESH.value)
+  try:
+    run(config, workdir, _MODE.value, _STEP.value, _FRESH.value)
+  except KeyboardInterrupt as interrupt:
+    print(f"interrupted: {interrupt or 'rerun the same command to resume'}", file=sys.stderr)
+    _exit_now(130)
+  except SystemExit as stop:  # the `error:` line is out and every writer of the run is closed
+    _exit_now(stop.code if isinstance(stop.code, int) else 1)
+
+
+def _exit_now(code: int) -> None:
+  """Exits without the interpreter's shutdown, where background writers that lost their disk
+  (orbax's, TensorBoard's) would print tracebacks after the one line that says it all."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)
 
 
 def _chain(error: BaseException) -> list[str]:
@@ -112,6 +149,7 @@ def flag_error_line(error: BaseException, argv: list[str]) -> str:
 
 def parse_flags(argv: list[str]) -> list[str]:
   """absl flag parsing; a bad --config file, key or value is one `error:` line (exit 2)."""
+  argv = config_files.resolve(argv)
   try:
     remaining = flags.FLAGS(argv)
     _ = _CONFIG.value.workdir  # config_flags reports a failed file load only on first use

@@ -16,7 +16,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from selfmea_jax import run_config
+from selfmea_jax import files, run_config
+from selfmea_jax.errors import warn
 
 
 def _hparam_value(value):
@@ -60,8 +61,11 @@ class MetricWriter:
     if not self.enabled:
       return
     record = {"step": int(step), **{k: _json_value(v) for k, v in scalars.items()}}
-    with open(self._jsonl, "a", encoding="utf-8") as f:
-      f.write(json.dumps(record) + "\n")
+    try:
+      with open(self._jsonl, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+    except OSError as e:  # name the file (a failed write() carries no path)
+      raise OSError(e.errno, e.strerror, e.filename or self._jsonl) from None
     for key, value in record.items():
       if key != "step" and isinstance(value, (int, float)):
         self._tensorboard.add_scalar(key, value, global_step=int(step))
@@ -83,7 +87,12 @@ class MetricWriter:
 
   def close(self) -> None:
     if self.enabled:
-      self._tensorboard.close()
+      try:
+        self._tensorboard.close()
+      except OSError as e:  # a full disk: the event file's last records are lost, the run is not
+        warn(
+          f"{os.path.join(os.path.dirname(self._jsonl), 'tensorboard')}: not closed cleanly ({e.strerror})"
+        )
 
 
 def _json_value(value):
@@ -91,13 +100,29 @@ def _json_value(value):
   return value
 
 
+def read_records(path: str) -> list[dict]:
+  """The records of a metrics.jsonl; a line that does not parse (the partial last line a full
+  disk or a kill leaves) is dropped with a warning."""
+  if not os.path.exists(path):
+    return []
+  records, dropped = [], 0
+  with open(path, encoding="utf-8", errors="replace") as f:
+    for line in f:
+      if line.strip():
+        try:
+          records.append(json.loads(line))
+        except json.JSONDecodeError:
+          dropped += 1
+  if dropped:
+    warn(f"{path}: {dropped} unreadable line(s) dropped (a partial write)")
+  return records
+
+
 def _truncate_jsonl(path: str, step: int) -> None:
-  """Drops records after `step` (written before an interruption)."""
+  """Keeps the records up to `step` (later ones were written before an interruption)."""
   if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
-    with open(path, "w", encoding="utf-8") as f:
-      f.writelines(kept)
+    kept = [r for r in read_records(path) if r.get("step", 0) <= step]
+    files.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 class IntervalMeans:

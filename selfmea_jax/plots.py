@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
+
+from selfmea_jax.metric_writers import read_records
 
 
 def plot_curves(workdir: str) -> str | None:
@@ -18,10 +19,9 @@ def plot_curves(workdir: str) -> str | None:
     import matplotlib.pyplot as plt  # lazy: optional heavy dependency: loaded only to draw
   except ImportError:
     return None
-  with open(path, encoding="utf-8") as f:
-    records = [json.loads(line) for line in f if line.strip()]
+  records = read_records(path)
   steps = [r for r in records if "loss" in r]
-  evals = [r for r in records if "test/h1" in r]
+  evals = [r for r in records if "epoch" in r]
   fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
   left.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=1)
   left.set(xlabel="step", ylabel="training loss", title="loss")
@@ -30,7 +30,9 @@ def plot_curves(workdir: str) -> str | None:
     ("test/h1", "test H@1 (test cands)"),
     ("all/h1", "test H@1 (all KG2)"),
   ):
-    right.plot([r.get("epoch", 0) for r in evals], [r[key] for r in evals], marker="o", label=label)
+    shown = [r for r in evals if key in r]  # a run without validation (or test) links has none
+    if shown:
+      right.plot([r["epoch"] for r in shown], [r[key] for r in shown], marker="o", label=label)
   if any("seeds/precision" in r for r in evals):
     seeded = [r for r in evals if "seeds/precision" in r]
     right.plot(
@@ -40,7 +42,8 @@ def plot_curves(workdir: str) -> str | None:
       label="pseudo-seed precision",
     )
   right.set(xlabel="epoch (0 = untrained)", ylabel="H@1", title="alignment accuracy")
-  right.legend(fontsize=8)
+  if right.get_legend_handles_labels()[0]:
+    right.legend(fontsize=8)
   fig.tight_layout()
   out = os.path.join(workdir, "curves.png")
   fig.savefig(out, dpi=110)

@@ -15,17 +15,21 @@ import shutil
 
 import ml_collections
 
+from selfmea_jax import files
 from selfmea_jax.errors import InputError
 
 IGNORED_KEYS = ("workdir",)  # where the run lives, not what it computes
+EVALUATION_SECTIONS = ("eval.", "decoding.")  # change what is reported, never what is trained
 RUN_FILES = (
   "checkpoints",
   "config.json",
+  "data.json",
   "fingerprint.json",
   "metrics.jsonl",
   "results.json",
   "curves.png",
   "alignment.tsv",
+  "tensorboard",
 )
 
 
@@ -40,19 +44,35 @@ def flatten(tree: dict, prefix: str = "") -> dict:
   return out
 
 
-def differing_keys(saved: dict, current: dict) -> list[str]:
+def differing_keys(saved: dict, current: dict, ignored_prefixes: tuple[str, ...] = ()) -> list[str]:
   a, b = flatten(saved), flatten(current)
   keys = sorted((set(a) | set(b)) - set(IGNORED_KEYS))
+  keys = [k for k in keys if not k.startswith(ignored_prefixes)]
   return [k for k in keys if a.get(k, "<absent>") != b.get(k, "<absent>")]
 
 
-def check_or_save_json(path: str, current: dict, mismatch: str, save: bool = True) -> None:
-  """Saves `current` as JSON at path (when `save`), or, if a saved one differs, raises one
-  line: `mismatch`, the differing keys with both values, and how to start over."""
-  if os.path.exists(path):
+def read_json(path: str) -> dict:
+  """A workdir's JSON state file; a truncated or corrupt one is one line saying what to do."""
+  try:
     with open(path, encoding="utf-8") as f:
-      saved = json.load(f)
-    diff = differing_keys(saved, current)
+      return json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise InputError(
+      f"unreadable ({e}; a full disk or a crash can truncate it): delete this file, or rerun with "
+      "--fresh to start over",
+      path,
+    ) from None
+
+
+def check_or_save_json(
+  path: str, current: dict, mismatch: str, save: bool = True, ignored_prefixes: tuple[str, ...] = ()
+) -> None:
+  """Saves `current` as JSON at path (when `save`), or, if a saved one differs (outside the
+  ignored key prefixes), raises one line: `mismatch`, the differing keys with both values,
+  and how to start over."""
+  if os.path.exists(path):
+    saved = read_json(path)
+    diff = differing_keys(saved, current, ignored_prefixes)
     if diff:
       before, after = flatten(saved), flatten(current)
       shown = ", ".join(
@@ -64,21 +84,40 @@ def check_or_save_json(path: str, current: dict, mismatch: str, save: bool = Tru
         os.path.dirname(path),
       )
     return
-  if not save:
-    return
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding="utf-8") as f:
-    json.dump(current, f, indent=1)
+  if save:
+    files.write_json(path, current)
 
 
 def check_or_save(config: ml_collections.ConfigDict, workdir: str, save: bool = True) -> None:
-  """Saves config.json in workdir (when `save`), or refuses when the saved one differs."""
+  """Saves config.json in workdir (when `save`), or refuses when the saved one differs.
+  Evaluating (save False) ignores the eval.* and decoding.* keys: they change what is
+  reported, not what was trained."""
   check_or_save_json(
     os.path.join(workdir, "config.json"),
     json.loads(config.to_json()),
     "this workdir holds a run of another config",
     save,
+    () if save else EVALUATION_SECTIONS,
   )
+
+
+def check_or_save_data(paths: list[str], workdir: str, save: bool = True) -> None:
+  """Saves data.json (the SHA-256 of every input file) in workdir, or refuses when a file
+  changed since the run started there (a resume would mix models of two datasets)."""
+  check_or_save_json(
+    os.path.join(workdir, "data.json"),
+    {"sha256": files.digests(paths)},
+    "the input data changed since this workdir's run started",
+    save,
+  )
+
+
+def unstarted(workdir: str) -> bool:
+  """Whether workdir holds no trained state yet (no checkpoints, no self-training round)."""
+  if not os.path.isdir(workdir):
+    return True
+  names = os.listdir(workdir)
+  return "checkpoints" not in names and not any(n.startswith("self_training_") for n in names)
 
 
 def clear_run(workdir: str) -> None:

@@ -8,13 +8,13 @@ import pytest
 
 PACKAGE = os.path.join(os.path.dirname(__file__), "..", "selfmea_jax")
 STAGES = (  # pipeline order; a module may import its own stage or earlier ones
-  ("errors", "rng_streams", "log_filters", "files", "run_config"),  # shared utilities
+  ("errors", "rng_streams", "log_filters", "files", "interrupts", "run_config"),  # shared utilities
   ("data",),
   ("features",),
   ("models", "matching"),  # the encoder; search -> candidates -> decoding -> metrics -> export
   ("checkpointing", "metric_writers", "plots", "train"),
   ("align",),
-  ("config_checks", "main"),
+  ("config_checks", "config_files", "main"),
 )
 
 

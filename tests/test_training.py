@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -202,7 +203,9 @@ def test_real_sigint_then_rerun_ends_like_an_uninterrupted_run(small_run, tmp_pa
 
   cut = tmp_path / "cut"
   interrupted = cli(cut, interrupt_at=13)
-  assert interrupted.returncode != 0 and "interrupted: checkpoint at step 13" in interrupted.stderr
+  assert interrupted.returncode == 130 and "Traceback" not in interrupted.stderr
+  last = [line for line in interrupted.stderr.splitlines() if line.startswith("interrupted: ")]
+  assert last == [f"interrupted: checkpoint at step 13 in {cut}; rerun the same command to resume"]
   assert checkpointing.manager(str(cut)).latest_step() == 13  # no periodic save was due
   assert cli(cut).returncode == 0
   assert results(cut) == (small_run["best"], small_run["last"])  # = the in-process run
@@ -252,11 +255,47 @@ def _interrupt_a_save(monkeypatch, per_epoch):
   return 7, lambda: calls == [7, 14]
 
 
+def _two_real_ctrl_c_inside_a_save(monkeypatch, per_epoch):
+  """Two real SIGINTs while the checkpoint of step 14 is written: the save completes."""
+  real_save = checkpointing.save
+
+  def save_under_fire(mngr, step, arrays, meta):
+    if step == 14:
+      os.kill(os.getpid(), signal.SIGINT)
+      os.kill(os.getpid(), signal.SIGINT)
+    real_save(mngr, step, arrays, meta)
+
+  monkeypatch.setattr(checkpointing, "save", save_under_fire)
+  return 14, None
+
+
+def _real_ctrl_c_during_the_first_compile(monkeypatch, per_epoch):
+  """A real SIGINT while the step is first traced and compiled: the step completes, is kept."""
+  real_make = sharding.make_train_step
+
+  def make(*args, **kwargs):
+    step = real_make(*args, **kwargs)
+    calls = []
+
+    def first_call_interrupted(state, batch):
+      if not calls:
+        calls.append(1)
+        os.kill(os.getpid(), signal.SIGINT)
+      return step(state, batch)
+
+    return first_call_interrupted
+
+  monkeypatch.setattr(sharding, "make_train_step", make)
+  return 1, None
+
+
 INTERRUPTIONS = {
   "a batch mid-epoch": _interrupt_a_batch(1.5),
   "a batch at an epoch boundary": _interrupt_a_batch(2),
   "an epoch-end evaluation": _interrupt_an_epoch_end,
   "a checkpoint save": _interrupt_a_save,
+  "two real Ctrl-C in a save": _two_real_ctrl_c_inside_a_save,
+  "a real Ctrl-C in the first compile": _real_ctrl_c_during_the_first_compile,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import ml_collections
 import numpy as np
@@ -39,6 +40,24 @@ class Dataset:
   task: AlignmentTask
   given_names: tuple[np.ndarray, np.ndarray] | None = None
   given_extras: dict = dataclasses.field(default_factory=dict)
+
+
+def input_files(config: ml_collections.ConfigDict) -> list[str]:
+  """Every file the config's data is read from (for the workdir's data fingerprint)."""
+  paths = [p for p in (*config.data.image_files, *config.data.attribute_files) if p]
+  if config.data.kind == "dbp15k":
+    paths += _files_below(os.path.join(config.data.data_dir, "DBP15K", config.data.pair))
+  elif config.data.kind == "openea":
+    paths += _files_below(config.data.openea_dir, recursive=False)
+  return paths
+
+
+def _files_below(directory: str, recursive: bool = True) -> list[str]:
+  if not os.path.isdir(directory):
+    return []
+  if not recursive:
+    return [os.path.join(directory, n) for n in sorted(os.listdir(directory))]
+  return [os.path.join(root, n) for root, _, names in sorted(os.walk(directory)) for n in sorted(names)]
 
 
 def load(config: ml_collections.ConfigDict) -> Dataset:

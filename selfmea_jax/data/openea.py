@@ -15,7 +15,9 @@ evaluated; without, nothing is evaluated and the alignment is only exported.
 
 from __future__ import annotations
 
+import difflib
 import os
+import urllib.parse
 
 from absl import logging
 import numpy as np
@@ -24,25 +26,86 @@ from selfmea_jax import rng_streams
 from selfmea_jax.data import tsv
 from selfmea_jax.data.dbp15k import name_from_uri
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph, check_one_to_one
-from selfmea_jax.errors import InputError
+from selfmea_jax.errors import InputError, warn
 
 
-def read_links(path: str) -> list[tuple[str, str]]:
-  """`uri1 \t uri2` lines; an entity linked twice on either side is an error (file:line)."""
+def read_links(path: str) -> list[tuple[int, str, str]]:
+  """`uri1 \t uri2` lines as (line, uri1, uri2); an entity linked twice on either side, or a
+  URI with white space around it, is an error (file:line)."""
   rows = tsv.read_rows(path, 2)
   check_one_to_one([(path, ((line_number, tuple(fields)) for line_number, fields in rows))])
-  return [tuple(fields) for _, fields in rows]
+  for line_number, fields in rows:
+    for uri in fields:
+      if uri != uri.strip():
+        raise InputError(f"URI {uri!r} has white space around it; remove it", path, line_number)
+  return [(line_number, a, b) for line_number, (a, b) in rows]
+
+
+def _normalised(uri: str) -> str:
+  """A URI with case, '_' / ' ' and percent-encoding folded (typo detection only)."""
+  return urllib.parse.unquote(uri).replace("_", " ").casefold().strip()
+
+
+def _closest(uri: str, known: set[str], by_normalised: dict[str, str]) -> str | None:
+  """The KG URI that `uri` is almost surely a misspelling of, or None."""
+  folded = by_normalised.get(_normalised(uri))
+  if folded is not None:
+    return folded
+  close = difflib.get_close_matches(uri, known, n=1, cutoff=0.95)
+  return close[0] if close else None
+
+
+def check_links(path: str, links: list[tuple[int, str, str]], triple_uris: tuple[set[str], set[str]]) -> None:
+  """Linked URIs that are in no triple of their KG are legitimate (isolated entities, aligned
+  by name alone) but counted and shown. Stops (file:line) where a link is almost surely a
+  mistake: its columns swapped (KG1 side in KG2's triples and the other way round), or a
+  near-duplicate of an entity of the KG (a typo, another case or encoding)."""
+  isolated = [[], []]
+  by_normalised = [{_normalised(u): u for u in uris} for uris in triple_uris]
+  for line_number, *pair in links:
+    if pair[0] not in triple_uris[0] and pair[0] in triple_uris[1] and pair[1] in triple_uris[0]:
+      raise InputError(
+        f"the columns look swapped: {pair[0]!r} is a KG2 entity and {pair[1]!r} a KG1 entity "
+        "(ent_links holds `KG1 URI <TAB> KG2 URI`)",
+        path,
+        line_number,
+      )
+    for side, uri in enumerate(pair):
+      if uri in triple_uris[side]:
+        continue
+      if len(isolated[side]) < 200:  # a typo check per URI; beyond that, only counted
+        closest = _closest(uri, triple_uris[side], by_normalised[side])
+        if closest is not None:
+          raise InputError(
+            f"KG{side + 1} entity {uri!r} is in no triple of rel_triples_{side + 1}; "
+            f"did you mean {closest!r}?",
+            path,
+            line_number,
+          )
+      isolated[side].append((line_number, uri))
+  if isolated[0] or isolated[1]:
+    first = (isolated[0] or isolated[1])[0]
+    warn(
+      f"{path}: {len(isolated[0])} KG1 and {len(isolated[1])} KG2 linked entities are in no triple "
+      f"(kept as isolated entities, aligned by name alone; first: line {first[0]}, {first[1]!r})"
+    )
 
 
 def read_names(path: str, local_of: dict[str, int]) -> dict[str, str]:
   """Optional `URI \t name` file -> {uri: name}; a URI not in the KG is an error (file:line)."""
   if not os.path.exists(path):
     return {}
-  names = {}
+  names, first_line = {}, {}
   for line_number, (uri, name) in tsv.read_rows(path, 2):
     if uri not in local_of:
       raise InputError(f"entity {uri!r} is not in the KG's triples or links", path, line_number)
-    names[uri] = name
+    if uri in names and names[uri] != name:
+      raise InputError(
+        f"entity {uri!r} is named twice ({names[uri]!r} on line {first_line[uri]}, {name!r} here)",
+        path,
+        line_number,
+      )
+    names[uri], first_line[uri] = name, first_line.get(uri, line_number)
   return names
 
 
@@ -64,11 +127,15 @@ def attribute_keys(directory: str, kg: KnowledgeGraph, kg_number: int) -> list[l
   return keys
 
 
-def _load_kg(directory: str, kg_number: int, linked: list[str], rng: np.random.Generator):
+def read_triples(directory: str, kg_number: int) -> list[tuple[int, list[str]]]:
   path = os.path.join(directory, f"rel_triples_{kg_number}")
   rows = tsv.read_rows(path, 3)
   if not rows:
     raise InputError("no triples (empty graph)", path)
+  return rows
+
+
+def _load_kg(directory: str, kg_number: int, rows, linked: list[str], rng: np.random.Generator):
   uris = sorted({f[0] for _, f in rows} | {f[2] for _, f in rows} | set(linked))
   relations = sorted({f[1] for _, f in rows})
   source_rows = rng.permutation(len(uris)).astype(np.int64)  # local index -> sorted position
@@ -97,11 +164,14 @@ def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> A
     )
   links_path = os.path.join(directory, "ent_links")
   links = read_links(links_path) if os.path.exists(links_path) else []
+  triples = [read_triples(directory, kg_number) for kg_number in (1, 2)]
+  check_links(links_path, links, tuple({f[i] for _, f in rows for i in (0, 2)} for rows in triples))
   rng = rng_streams.entity_remap(seed)
   (kg1, local1), (kg2, local2) = (
-    _load_kg(directory, kg_number, [link[kg_number - 1] for link in links], rng) for kg_number in (1, 2)
+    _load_kg(directory, kg_number, rows, [link[kg_number] for link in links], rng)
+    for kg_number, rows in zip((1, 2), triples)
   )
-  pairs = np.array([[local1[a], local2[b]] for a, b in links], np.int32).reshape(-1, 2)
+  pairs = np.array([[local1[a], local2[b]] for _, a, b in links], np.int32).reshape(-1, 2)
   pairs = pairs[rng.permutation(len(pairs))]
   num_valid = round(valid_fraction * len(pairs))
   name = os.path.basename(os.path.normpath(directory))

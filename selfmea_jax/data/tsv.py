@@ -22,6 +22,8 @@ def read_rows(path: str, num_fields: int) -> list[tuple[int, list[str]]]:
     for line_number, raw in enumerate(f, start=1):
       try:
         line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
+        if line_number == 1:
+          line = line.removeprefix("\ufeff")  # a byte-order mark is the encoding's, not the data's
       except UnicodeDecodeError as e:
         raise InputError(
           f"not UTF-8 (byte {e.start} of the line); re-save the file as UTF-8", path, line_number

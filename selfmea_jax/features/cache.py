@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from selfmea_jax.errors import InputError
+from selfmea_jax.errors import InputError, warn
 
 
 def names_digest(names: list[str]) -> str:
@@ -52,8 +52,12 @@ def load_features(stem: str, expected: dict | None = None, mmap: bool = True) ->
   """
   if not (os.path.exists(stem + ".npy") and os.path.exists(stem + ".json")):
     return None
-  with open(stem + ".json", encoding="utf-8") as f:
-    manifest = json.load(f)
+  try:
+    with open(stem + ".json", encoding="utf-8") as f:
+      manifest = json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    warn(f"{stem}.json: unreadable cache manifest ({e}); computing the features again")
+    return None
   for key, value in (expected or {}).items():
     if manifest.get(key) != value:
       raise InputError(
@@ -61,7 +65,16 @@ def load_features(stem: str, expected: dict | None = None, mmap: bool = True) ->
         "delete it or choose another cache_dir",
         stem + ".json",
       )
-  features = np.load(stem + ".npy", mmap_mode="r" if mmap else None)
+  try:
+    features = np.load(stem + ".npy", mmap_mode="r" if mmap else None)
+  except (ValueError, OSError, EOFError) as e:  # a truncated or overwritten file
+    warn(f"{stem}.npy: unreadable cache ({e}); computing the features again")
+    return None
+  if list(features.shape) != manifest.get("shape", list(features.shape)):
+    warn(
+      f"{stem}.npy: shape {list(features.shape)}, manifest {manifest['shape']}; computing the features again"
+    )
+    return None
   check_finite(features, stem + ".npy")
   return features
 

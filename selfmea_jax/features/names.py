@@ -7,10 +7,11 @@ import ml_collections
 import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
-from selfmea_jax.errors import InputError
+from selfmea_jax.errors import InputError, warn
 from selfmea_jax.features import cache, text_encoders
 
 NAME_SOURCES = ("uri", "translated")
+MAX_NAME_CHARS = 512  # a name is cut here before encoding (a 1.2 MB "name" took e5 11.6 min)
 FEATURE_DTYPES = ("float32", "float16")
 
 
@@ -42,6 +43,17 @@ def to_file_order(values: list[str], source_rows: np.ndarray) -> list[str]:
   return out
 
 
+def capped(names: list[str], what: str) -> list[str]:
+  """names cut to MAX_NAME_CHARS characters, with a warning that counts the cut ones."""
+  long = [i for i, name in enumerate(names) if len(name) > MAX_NAME_CHARS]
+  if long:
+    warn(
+      f"{what}: {len(long)} names longer than {MAX_NAME_CHARS} characters are cut there before "
+      f"encoding (the longest: {max(len(names[i]) for i in long):,} characters)"
+    )
+  return [name[:MAX_NAME_CHARS] for name in names] if long else names
+
+
 def name_features(
   task: AlignmentTask,
   cache_dir: str,
@@ -64,7 +76,7 @@ def name_features(
   kind = f"name-{encoder}-{source}"
   out, make = [], None
   for kg_number, kg in ((1, task.kg1), (2, task.kg2)):
-    names = to_file_order(kg_names(kg, source), kg.source_rows)
+    names = capped(to_file_order(kg_names(kg, source), kg.source_rows), f"KG{kg_number}")
     expected = {"encoder": encoder, "source": source, "names_sha256": cache.names_digest(names)}
     stem = cache.cache_stem(cache_dir, task.name, kind, kg_number)
     narrow = stem + "-float16" if dtype == "float16" else None

@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from selfmea_jax import checkpointing, files, plots
+from selfmea_jax import checkpointing, files, interrupts, plots
 from selfmea_jax.data.inputs import GraphInputs
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
@@ -124,6 +124,7 @@ class Checkpointer:
   def __init__(self, workdir: str, keep: int):
     self.manager = checkpointing.manager(workdir, keep)
     self.saved_step = -1
+    self.needed_bytes = 0
     self.saving = False  # a Ctrl-C inside orbax's save must not start a second save
 
   def restore(self, template):
@@ -135,7 +136,13 @@ class Checkpointer:
   def save(self, step: int, state, run: RunState) -> None:
     best_params, meta = run.checkpoint_items()
     self.saving = True
-    checkpointing.save(self.manager, step, {"state": state, "best_params": best_params}, meta)
+    arrays = {"state": state, "best_params": best_params}
+    self.needed_bytes = checkpointing.tree_bytes(arrays)
+    directory = str(self.manager.directory)
+    with checkpointing.disk_errors(directory, self.needed_bytes):
+      self.manager.wait_until_finished()  # the previous save's outcome, and its space, first
+      checkpointing.require_space(directory, self.needed_bytes)
+      checkpointing.save(self.manager, step, arrays, meta)
     self.saving, self.saved_step = False, step
 
   def save_on_interrupt(self, state, run: RunState) -> None:
@@ -150,8 +157,11 @@ class Checkpointer:
       self.save(completed, state, run)
 
   def close(self) -> None:
-    self.manager.wait_until_finished()
-    self.manager.close()
+    with checkpointing.disk_errors(str(self.manager.directory), self.needed_bytes):
+      try:
+        self.manager.wait_until_finished()
+      finally:
+        self.manager.close()
 
 
 def _epoch_end_due(config: ml_collections.ConfigDict, done: int, per_epoch: int) -> bool:
@@ -186,8 +196,17 @@ def fit(
 
   given_seeds: [p, 2] starting pseudo-seeds instead of train.initial_seeds' own.
   standalone=False (a step of a larger run, e.g. an aligner round): no names-only baseline,
-  no results.json or curves.png of its own (the caller nests the returned results)."""
+  no results.json or curves.png of its own (the caller nests the returned results).
+  Ctrl-C (interrupts.py) stops at the next safe point with the last completed step saved,
+  raising KeyboardInterrupt whose message says where."""
   os.makedirs(workdir, exist_ok=True)
+  with interrupts.deferred():
+    return _fit(config, workdir, task, inputs, given_seeds, standalone)
+
+
+def _fit(
+  config: ml_collections.ConfigDict, workdir: str, task, inputs, given_seeds, standalone
+) -> TrainOutcome:
   modalities = input_pipeline.active_modalities(config, inputs)
   model = build.make_model(config, modalities)
   per_epoch = input_pipeline.steps_per_epoch(config, inputs)
@@ -237,9 +256,10 @@ def fit(
       )  # before: redo
       writer.write_scalars(start, results)
     for step in progress:
-      state, step_metrics = step_fn(
-        state, input_pipeline.make_batch(config, inputs, step, per_epoch, run.seeds, shard)
-      )
+      batch = input_pipeline.make_batch(config, inputs, step, per_epoch, run.seeds, shard)
+      interrupts.check()  # a safe point: every step before this one has completed
+      with interrupts.shield():  # the state is donated to the step: never cut in between
+        state, step_metrics = step_fn(state, batch)
       means.add(step_metrics)
       done = step + 1
       if done % config.train.log_every_steps == 0:
@@ -255,25 +275,25 @@ def fit(
         )
         writer.write_scalars(done, results)
       if done % config.train.checkpoint_every_steps == 0 or done == total_steps:
-        checkpointer.save(done, state, run)
+        with interrupts.shield():
+          checkpointer.save(done, state, run)
     if total_steps == 0 and restored is None:  # num_epochs=0: the untrained model, for export
       checkpointer.save(0, state, run)
   except KeyboardInterrupt:
     progress.close()
-    checkpointer.save_on_interrupt(state, run)
+    with interrupts.shield():
+      checkpointer.save_on_interrupt(state, run)
     if checkpointer.saved_step < 0:
-      logging.warning("interrupted before the first step completed; nothing to keep")
-    else:
-      logging.warning(
-        "interrupted: checkpoint at step %d in %s; rerun the same command to resume",
-        checkpointer.saved_step,
-        workdir,
-      )
-    raise
-  finally:
+      raise KeyboardInterrupt("before the first step completed; nothing to keep") from None
+    raise KeyboardInterrupt(
+      f"checkpoint at step {checkpointer.saved_step} in {workdir}; rerun the same command to resume"
+    ) from None
+  finally:  # each closes even if another fails (a full disk fails them all); the first error wins
     progress.close()
-    writer.close()
-    checkpointer.close()
+    try:
+      writer.close()
+    finally:
+      checkpointer.close()
   final = {
     **({"names_only": run.names_only} if standalone else {}),
     "untrained": run.untrained,
