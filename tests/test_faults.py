@@ -2,14 +2,25 @@
 inputs that are almost surely mistakes stop with one file:line error, legitimate oddities
 succeed with a `warning:` line, and nothing silently changes a result."""
 
+import csv
+import errno
+import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from configs import default, own_kgs
+from selfmea_jax import checkpointing, main, run_config
 from selfmea_jax.data import openea
 from selfmea_jax.errors import InputError
+from selfmea_jax.features import cache, names
+from selfmea_jax.matching import decoding
+from selfmea_jax.matching.export import write_alignment
+from selfmea_jax.train import loop
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "experiments", "tiny_kgs")
 FR, EN = "http://fr.dbpedia.org/resource/", "http://dbpedia.org/resource/"
@@ -85,3 +96,191 @@ def test_a_uri_named_twice_differently_stops(toy):
     openea.load_openea(str(toy))
   (toy / "names_1").write_text(f"{FR}Paris\tParis\n{FR}Paris\tParis\n", encoding="utf-8")
   assert "Paris" in openea.load_openea(str(toy)).kg1.names  # the same name twice is harmless
+
+
+def trainer_config(directory, tmp_path):
+  """The trainer on the toy pair: hashed names, one quick epoch."""
+  config = own_kgs.get_config(str(directory))
+  config.pipeline = "trainer"
+  config.workdir = str(tmp_path / "run")
+  config.data.cache_dir = str(tmp_path / "cache")
+  config.data.name_encoder = "hash"
+  config.train.num_epochs = 1
+  config.train.batch_size = 8
+  config.train.queue_batches = 2
+  config.train.log_every_steps = 1
+  config.train.iterative = False
+  return config
+
+
+def cli_error(capsys, *args) -> str:
+  """The stderr of main.run, which must stop with exit code 2 and one `error:` line."""
+  with pytest.raises(SystemExit) as stop:
+    main.run(*args)
+  err = capsys.readouterr().err
+  assert stop.value.code == 2 and "Traceback" not in err, err
+  lines = [line for line in err.splitlines() if line.startswith("error: ")]
+  assert len(lines) == 1, err
+  return lines[0]
+
+
+def test_names_with_tabs_and_newlines_keep_every_tsv_row_whole(toy, tmp_path):
+  (toy / "names_1").write_text(f"{FR}Paris\tParis%09centre\n", encoding="utf-8")
+  task = openea.load_openea(str(toy))
+  index = task.kg1.names.index("Paris%09centre")
+  task.kg1.names[index] = "Paris\tcentre\nville"  # what a URI with %09 / %0A decodes to
+  emb = np.eye(task.kg1.num_entities, task.kg2.num_entities, dtype=np.float32)
+  path = write_alignment(
+    task, decoding.decode(emb, emb.T @ emb, decoding.NEAREST, k=2), str(tmp_path / "a.tsv")
+  )
+  with open(path, encoding="utf-8", newline="") as f:
+    rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+  assert len(rows) == 1 + task.kg1.num_entities and {len(r) for r in rows} == {7}
+  assert rows[1 + index][1] == "Paris\\tcentre\\nville"
+
+
+def test_edited_data_is_refused_on_resume(toy, tmp_path, capsys):
+  config = trainer_config(toy, tmp_path)
+  main.run(config, config.workdir, "train")
+  with open(toy / "rel_triples_1", "a", encoding="utf-8") as f:
+    f.write(f"{FR}Paris\thttp://fr.dbpedia.org/property/pays\t{FR}Allemagne\n")
+  line = cli_error(capsys, config, config.workdir, "train")
+  assert "input data changed" in line and "rel_triples_1" in line and "--fresh" in line
+  assert "rel_triples_1" in cli_error(capsys, config, config.workdir, "eval")  # evaluating it too
+  main.run(config, config.workdir, "train", fresh=True)
+
+
+def test_a_run_without_validation_links_finishes_and_resumes(toy, tmp_path):
+  config = trainer_config(toy, tmp_path)
+  config.data.valid_fraction = 0.0
+  first = main.run(config, config.workdir, "train")
+  assert "valid/all/mrr" not in first["best"] and os.path.exists(tmp_path / "run" / "curves.png")
+  assert main.run(config, config.workdir, "train")["best"] == first["best"]  # the rerun resumes
+
+
+def test_a_full_disk_is_one_line_and_the_earlier_checkpoint_survives(
+  small_config, small_run, tmp_path, capsys, monkeypatch
+):
+  workdir = str(tmp_path / "full")
+  real_usage = shutil.disk_usage
+
+  def full_after_the_first_save(path):
+    usage = real_usage(path)
+    saved = os.path.isdir(os.path.join(workdir, "checkpoints", "7"))
+    return usage._replace(free=0) if saved else usage
+
+  monkeypatch.setattr(checkpointing.shutil, "disk_usage", full_after_the_first_save)
+  line = cli_error(capsys, small_config, workdir, "train")
+  assert line.startswith(f"error: {workdir}/checkpoints: no space left on device; a checkpoint needs about")
+  monkeypatch.undo()
+  assert checkpointing.manager(workdir).latest_step() == 7
+  resumed = main.run(small_config, workdir, "train")
+  assert resumed["best"] == small_run["best"] and resumed["last"] == small_run["last"]
+
+
+def test_orbax_write_failures_on_a_full_disk_become_the_os_error():
+  with pytest.raises(OSError, match=r"no space left on device; a checkpoint needs about 2\.0 MiB") as caught:
+    with checkpointing.disk_errors("/ckpt", 2 * 2**20):
+      raise ValueError("RESOURCE_EXHAUSTED: Failed writing ...: No space left on device [os_error_code='28']")
+  assert caught.value.errno == errno.ENOSPC and caught.value.filename == "/ckpt"
+  with pytest.raises(ValueError, match="other"), checkpointing.disk_errors("/ckpt"):
+    raise ValueError("other")
+
+
+@pytest.mark.parametrize("name", ["config.json", "data.json"])
+def test_a_truncated_state_file_says_what_to_do(small_config, tmp_path, capsys, name):
+  workdir = tmp_path / "w"
+  small_config.train.num_epochs = 0
+  main.run(small_config, str(workdir), "train")
+  text = (workdir / name).read_text(encoding="utf-8")
+  (workdir / name).write_text(text[: len(text) // 2], encoding="utf-8")
+  line = cli_error(capsys, small_config, str(workdir), "train")
+  assert f"{workdir / name}: unreadable" in line and "--fresh" in line
+  main.run(small_config, str(workdir), "train", fresh=True)
+
+
+def test_a_partial_last_metrics_line_is_dropped_on_resume(small_config, small_run, tmp_path, capsys):
+  workdir = tmp_path / "w"
+  small_config.train.num_epochs = 2
+  loop.train(small_config, str(workdir))
+  with open(workdir / "metrics.jsonl", "a", encoding="utf-8") as f:
+    f.write('{"step": 21, "loss": 0.')  # a write cut by a full disk
+  small_config.train.num_epochs = 3
+  resumed = loop.train(small_config, str(workdir)).results
+  assert "1 unreadable line(s) dropped" in capsys.readouterr().err
+  assert resumed["last"] == small_run["last"]
+  assert all(
+    json.loads(line) for line in (workdir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+  )
+
+
+@pytest.mark.parametrize("damage", ["truncated array", "truncated manifest"])
+def test_a_damaged_name_cache_is_computed_again(toy, tmp_path, capsys, damage):
+  task = openea.load_openea(str(toy))
+  first = names.name_features(task, str(tmp_path), "hash")
+  stem = cache.cache_stem(str(tmp_path), task.name, "name-hash-uri", 1)
+  path = stem + (".npy" if damage == "truncated array" else ".json")
+  with open(path, "r+b") as f:
+    f.truncate(os.path.getsize(path) // 2)
+  again = names.name_features(task, str(tmp_path), "hash")
+  assert "computing the features again" in capsys.readouterr().err
+  np.testing.assert_array_equal(again[0], first[0])
+
+
+def test_a_failed_start_leaves_no_guard_files(small_config, tmp_path, capsys):
+  workdir = tmp_path / "w"
+  small_config.data.kind, small_config.data.data_dir = "dbp15k", str(tmp_path / "typo")
+  assert "typo" in cli_error(capsys, small_config, str(workdir), "train")
+  assert not (workdir / "config.json").exists() and not (workdir / "data.json").exists()
+
+
+def test_evaluating_with_other_evaluation_settings_is_allowed(small_config, tmp_path, capsys):
+  workdir = str(tmp_path / "w")
+  small_config.train.num_epochs = 1
+  main.run(small_config, workdir, "train")
+  small_config.decoding.scoring, small_config.eval.valid_size = "csls", 100
+  assert "test/h1" in main.run(small_config, workdir, "eval")
+  small_config.train.learning_rate *= 2  # what was trained: refused
+  assert "train.learning_rate" in cli_error(capsys, small_config, workdir, "eval")
+
+
+def test_a_workdir_that_is_a_file_is_one_line(small_config, tmp_path, capsys):
+  (tmp_path / "f").write_text("", encoding="utf-8")
+  assert "a file stands where a folder is needed" in cli_error(
+    capsys, small_config, str(tmp_path / "f"), "train"
+  )
+
+
+def test_fresh_removes_the_old_tensorboard_files(small_config, tmp_path):
+  small_config.train.num_epochs = 1
+  main.run(small_config, str(tmp_path), "train")
+  old = set(os.listdir(tmp_path / "tensorboard"))
+  main.run(small_config, str(tmp_path), "train", fresh=True)
+  assert old and not old & set(os.listdir(tmp_path / "tensorboard"))
+
+
+def test_very_long_names_are_cut_before_encoding_with_a_warning(capsys):
+  out = names.capped(["short", "x" * 1_200_000], "KG1")
+  assert out == ["short", "x" * names.MAX_NAME_CHARS]
+  assert "KG1: 1 names longer than 512 characters are cut" in capsys.readouterr().err
+
+
+def test_config_keys_are_listed_from_the_cli_and_configs_load_from_any_directory(tmp_path):
+  def cli(*args):
+    return subprocess.run(
+      [sys.executable, "-m", "selfmea_jax.main", *args],
+      cwd=tmp_path,
+      capture_output=True,
+      text=True,
+      timeout=120,
+      check=False,
+    )
+
+  listed = cli("--config_keys")
+  assert listed.returncode == 0
+  keys = {line.split(" = ")[0] for line in listed.stdout.splitlines()}
+  flat = set(run_config.flatten(default.get_config().to_dict()))
+  assert {k for k in flat if not k.startswith(("data.synthetic.", "train.nca_alpha."))} <= keys
+  assert 'decoding.scoring = "cosine"  # cosine | csls | sinkhorn' in listed.stdout
+  ran = cli("--config=configs/synthetic.py", "--config.train.num_epochs=0", f"--workdir={tmp_path / 'w'}")
+  assert ran.returncode == 0, ran.stderr[-400:]
