@@ -23,29 +23,27 @@ DISK_FULL_SIGNS = ("No space left on device", "os_error_code='28'")
 
 
 @contextlib.contextmanager
-def disk_errors(directory: str, needed_bytes: int = 0):
+def disk_errors(directory: str):
   """Turns orbax's wrapped write failures on a full disk (a ValueError carrying the OS error
-  text) into the OSError they are, so the command line reports one line with the path and
-  (needed_bytes > 0) about how much one checkpoint needs."""
+  text) into the OSError they are, so the command line reports one line with the path."""
   try:
     yield
+  except OSError:
+    raise
   except Exception as e:  # pylint: disable=broad-except  (orbax wraps them in many kinds)
-    if isinstance(e, OSError) and e.errno != errno.ENOSPC:
-      raise
-    if isinstance(e, OSError) or any(sign in str(e) for sign in DISK_FULL_SIGNS):
-      need = f"; a checkpoint needs about {needed_bytes / 2**20:.1f} MiB" if needed_bytes else ""
-      raise OSError(errno.ENOSPC, f"no space left on device{need}", directory) from None
+    if any(sign in str(e) for sign in DISK_FULL_SIGNS):
+      raise OSError(errno.ENOSPC, "no space left on device", directory) from None
     raise
 
 
 def require_space(directory: str, needed_bytes: int) -> None:
   """Raises the full-disk OSError before a save that cannot fit (needed_bytes plus a fifth
   and 1 MiB of slack), so that no background writer starts a doomed write."""
-  free = shutil.disk_usage(directory).free
-  if free < 1.2 * needed_bytes + 2**20:
+  required = 1.2 * needed_bytes + 2**20
+  if shutil.disk_usage(directory).free < required:
     raise OSError(
       errno.ENOSPC,
-      f"no space left on device; a checkpoint needs about {needed_bytes / 2**20:.1f} MiB",
+      f"no space left on device; a checkpoint needs about {required / 2**20:.1f} MiB free",
       directory,
     )
 

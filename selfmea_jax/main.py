@@ -19,7 +19,7 @@ from absl import app, flags, logging
 import ml_collections
 from ml_collections import config_flags
 
-from selfmea_jax import config_checks, config_files, log_filters, run_config
+from selfmea_jax import cli_startup, config_checks, config_files, log_filters, run_config
 from selfmea_jax.align import run as aligner
 from selfmea_jax.data.load import input_files
 from selfmea_jax.errors import InputError, exit_on_input_error
@@ -95,6 +95,7 @@ def _run_mode(config: ml_collections.ConfigDict, workdir: str, mode: str, step: 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  cli_startup.started()
   if _CONFIG_KEYS.value:
     print(config_files.key_reference())
     return
@@ -109,7 +110,7 @@ def main(argv):
   try:
     run(config, workdir, _MODE.value, _STEP.value, _FRESH.value)
   except KeyboardInterrupt as interrupt:
-    print(f"interrupted: {interrupt or 'rerun the same command to resume'}", file=sys.stderr)
+    print(f"interrupted: {str(interrupt) or 'rerun the same command to resume'}", file=sys.stderr)
     _exit_now(130)
   except SystemExit as stop:  # the `error:` line is out and every writer of the run is closed
     _exit_now(stop.code if isinstance(stop.code, int) else 1)

@@ -104,12 +104,24 @@ def check_or_save(config: ml_collections.ConfigDict, workdir: str, save: bool = 
 def check_or_save_data(paths: list[str], workdir: str, save: bool = True) -> None:
   """Saves data.json (the SHA-256 of every input file) in workdir, or refuses when a file
   changed since the run started there (a resume would mix models of two datasets)."""
-  check_or_save_json(
-    os.path.join(workdir, "data.json"),
-    {"sha256": files.digests(paths)},
-    "the input data changed since this workdir's run started",
-    save,
-  )
+  path = os.path.join(workdir, "data.json")
+  current = files.digests(paths)
+  if not os.path.exists(path):
+    if save:
+      files.write_json(path, {"sha256": current})
+    return
+  saved = read_json(path).get("sha256", {})
+  changes = [
+    f"{p} ({'changed' if p in current else 'gone'})" for p in sorted(saved) if saved[p] != current.get(p)
+  ]
+  changes += [f"{p} (new)" for p in sorted(set(current) - set(saved))]
+  if changes:
+    more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+    raise InputError(
+      f"the input data changed since this workdir's run started: {', '.join(changes[:3])}{more}; "
+      "rerun with --fresh to start over, or choose another --workdir",
+      workdir,
+    )
 
 
 def unstarted(workdir: str) -> bool:

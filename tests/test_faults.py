@@ -179,8 +179,8 @@ def test_a_full_disk_is_one_line_and_the_earlier_checkpoint_survives(
 
 
 def test_orbax_write_failures_on_a_full_disk_become_the_os_error():
-  with pytest.raises(OSError, match=r"no space left on device; a checkpoint needs about 2\.0 MiB") as caught:
-    with checkpointing.disk_errors("/ckpt", 2 * 2**20):
+  with pytest.raises(OSError, match="no space left on device") as caught:
+    with checkpointing.disk_errors("/ckpt"):
       raise ValueError("RESOURCE_EXHAUSTED: Failed writing ...: No space left on device [os_error_code='28']")
   assert caught.value.errno == errno.ENOSPC and caught.value.filename == "/ckpt"
   with pytest.raises(ValueError, match="other"), checkpointing.disk_errors("/ckpt"):

@@ -124,7 +124,6 @@ class Checkpointer:
   def __init__(self, workdir: str, keep: int):
     self.manager = checkpointing.manager(workdir, keep)
     self.saved_step = -1
-    self.needed_bytes = 0
     self.saving = False  # a Ctrl-C inside orbax's save must not start a second save
 
   def restore(self, template):
@@ -137,11 +136,10 @@ class Checkpointer:
     best_params, meta = run.checkpoint_items()
     self.saving = True
     arrays = {"state": state, "best_params": best_params}
-    self.needed_bytes = checkpointing.tree_bytes(arrays)
     directory = str(self.manager.directory)
-    with checkpointing.disk_errors(directory, self.needed_bytes):
+    with checkpointing.disk_errors(directory):
       self.manager.wait_until_finished()  # the previous save's outcome, and its space, first
-      checkpointing.require_space(directory, self.needed_bytes)
+      checkpointing.require_space(directory, checkpointing.tree_bytes(arrays))
       checkpointing.save(self.manager, step, arrays, meta)
     self.saving, self.saved_step = False, step
 
@@ -157,7 +155,7 @@ class Checkpointer:
       self.save(completed, state, run)
 
   def close(self) -> None:
-    with checkpointing.disk_errors(str(self.manager.directory), self.needed_bytes):
+    with checkpointing.disk_errors(str(self.manager.directory)):
       try:
         self.manager.wait_until_finished()
       finally:
