@@ -184,7 +184,8 @@ def cases(scratch: str, full_disk: bool):
   marker = "untrained encoder"  # logged just before the training loop compiles its step
   for label, interrupts, after in (
     ("Ctrl-C while loading", (1.0,), ""),
-    ("Ctrl-C during the first compile", (0.0,), marker),
+    ("Ctrl-C just before the first step", (0.0,), marker),
+    ("Ctrl-C during the first compile", (0.5,), marker),
     ("Ctrl-C mid-training", (3.0,), marker),
     ("Ctrl-C twice, 0.05 s apart", (3.0, 3.05), marker),
     ("Ctrl-C twice, 0.5 s apart", (3.0, 3.5), marker),

@@ -288,10 +288,11 @@ def _fit(
     ) from None
   finally:  # each closes even if another fails (a full disk fails them all); the first error wins
     progress.close()
-    try:
-      writer.close()
-    finally:
-      checkpointer.close()
+    with interrupts.shield():  # waits for the background checkpoint writes: never cut
+      try:
+        writer.close()
+      finally:
+        checkpointer.close()
   final = {
     **({"names_only": run.names_only} if standalone else {}),
     "untrained": run.untrained,
