@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from selfmea_jax import config_checks
+from configs import default
+from selfmea_jax import config_checks, run_config
 from selfmea_jax.errors import InputError
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -38,8 +39,6 @@ def flat_keys(config, prefix=""):
 
 @pytest.mark.parametrize("path", CONFIG_FILES)
 def test_config_is_valid_and_sets_no_key_the_default_lacks(path):
-  from configs import default  # pylint: disable=import-outside-toplevel
-
   config = load_config(path)
   config_checks.validate(config)  # raises on any bad value
   extra = flat_keys(config) - flat_keys(default.get_config())
@@ -147,19 +146,36 @@ def test_bad_config_values_are_one_line_errors(key, value, message):
     config_checks.validate(config)
 
 
-def test_cli_flag_errors_are_one_line(tmp_path):
-  def run_cli(*args):
-    return subprocess.run(
-      [sys.executable, "-m", "selfmea_jax.main", *args],
-      cwd=ROOT,
-      capture_output=True,
-      text=True,
-      timeout=120,
-      check=False,
-    )
+def run_cli(*args, cwd=ROOT):
+  return subprocess.run(
+    [sys.executable, "-m", "selfmea_jax.main", *args],
+    cwd=cwd,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=False,
+  )
 
+
+def test_cli_flag_errors_are_one_line(tmp_path):
   missing = run_cli("--config=configs/nope.py")
   assert missing.returncode == 2 and missing.stderr.strip() == "error: configs/nope.py: config file not found"
   typo = run_cli("--config=configs/synthetic.py", "--config.train.batchsize=3", f"--workdir={tmp_path}")
   assert typo.returncode == 2 and "Traceback" not in typo.stderr
   assert typo.stderr.strip().endswith('Did you mean "batch_size" instead of "batchsize"?')
+
+
+def test_config_keys_are_listed_from_the_cli_and_configs_load_from_any_directory(tmp_path):
+  listed = run_cli("--config_keys", cwd=tmp_path)
+  assert listed.returncode == 0
+  keys = {line.split(" = ")[0] for line in listed.stdout.splitlines()}
+  flat = set(run_config.flatten(default.get_config().to_dict()))
+  assert {k for k in flat if not k.startswith(("data.synthetic.", "train.nca_alpha."))} <= keys
+  assert 'decoding.scoring = "cosine"  # cosine | csls | sinkhorn' in listed.stdout
+  ran = run_cli(
+    "--config=configs/synthetic.py",
+    "--config.train.num_epochs=0",
+    f"--workdir={tmp_path / 'w'}",
+    cwd=tmp_path,
+  )
+  assert ran.returncode == 0, ran.stderr[-400:]

@@ -7,14 +7,12 @@ import errno
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from configs import default, own_kgs
-from selfmea_jax import checkpointing, main, run_config
+from configs import own_kgs
+from selfmea_jax import checkpointing, main
 from selfmea_jax.data import openea
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import cache, names
@@ -147,7 +145,6 @@ def test_edited_data_is_refused_on_resume(toy, tmp_path, capsys):
   line = cli_error(capsys, config, config.workdir, "train")
   assert "input data changed" in line and "rel_triples_1" in line and "--fresh" in line
   assert "rel_triples_1" in cli_error(capsys, config, config.workdir, "eval")  # evaluating it too
-  main.run(config, config.workdir, "train", fresh=True)
 
 
 def test_a_run_without_validation_links_finishes_and_resumes(toy, tmp_path):
@@ -263,24 +260,3 @@ def test_very_long_names_are_cut_before_encoding_with_a_warning(capsys):
   out = names.capped(["short", "x" * 1_200_000], "KG1")
   assert out == ["short", "x" * names.MAX_NAME_CHARS]
   assert "KG1: 1 names longer than 512 characters are cut" in capsys.readouterr().err
-
-
-def test_config_keys_are_listed_from_the_cli_and_configs_load_from_any_directory(tmp_path):
-  def cli(*args):
-    return subprocess.run(
-      [sys.executable, "-m", "selfmea_jax.main", *args],
-      cwd=tmp_path,
-      capture_output=True,
-      text=True,
-      timeout=120,
-      check=False,
-    )
-
-  listed = cli("--config_keys")
-  assert listed.returncode == 0
-  keys = {line.split(" = ")[0] for line in listed.stdout.splitlines()}
-  flat = set(run_config.flatten(default.get_config().to_dict()))
-  assert {k for k in flat if not k.startswith(("data.synthetic.", "train.nca_alpha."))} <= keys
-  assert 'decoding.scoring = "cosine"  # cosine | csls | sinkhorn' in listed.stdout
-  ran = cli("--config=configs/synthetic.py", "--config.train.num_epochs=0", f"--workdir={tmp_path / 'w'}")
-  assert ran.returncode == 0, ran.stderr[-400:]
