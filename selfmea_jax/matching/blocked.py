@@ -3,7 +3,7 @@
 Never materialises the [Nq, Nc] matrix, and reads each candidate row once, so the
 candidates may be a memory-mapped array larger than RAM. Scores are
 s(q, c) = q . c - candidate_bias[c] (the bias expresses CSLS). Ranks follow
-matching/rank_rule.py (pessimistic in ties, NaN never a hit).
+matching/scores.py (pessimistic in ties, NaN never a hit).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from selfmea_jax.matching.rank_rule import beats
+from selfmea_jax.matching.scores import beats
 
 
 def _pad_rows(x: np.ndarray, multiple: int, value=0) -> np.ndarray:
@@ -156,9 +156,3 @@ def search(
     queries, candidates, targets, candidate_bias, k, query_block=query_block, candidate_block=candidate_block
   )
   return result.ranks, result.top_ids, result.top_scores
-
-
-def mean_topk_similarity(queries: np.ndarray, candidates: np.ndarray, k: int, **kwargs) -> np.ndarray:
-  """[Nq] mean of each query's k highest cosine similarities (CSLS's r term)."""
-  _, _, top_scores = search(queries, candidates, k=k, **kwargs)
-  return top_scores.mean(axis=1)

@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from selfmea_jax.errors import InputError
 from selfmea_jax.matching import metrics
 from selfmea_jax.matching.candidates import CandidateGraph, candidate_graph
+from selfmea_jax.matching.scores import csls_density
 
 SCORINGS = ("cosine", "csls", "sinkhorn")
 ASSIGNMENTS = ("greedy", "hungarian")
@@ -59,8 +60,7 @@ class Decoded:
 
 def csls_scores(graph: CandidateGraph, k: int = 10) -> np.ndarray:
   """[e] 2 cos(i, j) - r1(i) - r2(j), r = mean of the k best scores on each side."""
-  r1 = graph.row_top[:, :k].mean(axis=1)
-  r2 = graph.col_top[:, :k].mean(axis=1)
+  r1, r2 = csls_density(graph.row_top, k), csls_density(graph.col_top, k)
   return (2 * graph.scores - r1[graph.rows] - r2[graph.cols]).astype(np.float32)
 
 

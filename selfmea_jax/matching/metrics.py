@@ -8,7 +8,7 @@ Two kinds of metric, never under one name:
 Conventions: 'test' ranks / decodes each test source among the test targets only (SEU,
 FGWEA, most papers); 'all' among every KG2 entity (SelfKG's own code).
 
-Every rank follows matching/rank_rule.py (pessimistic in ties, NaN never a hit); a gold
+Every rank follows matching/scores.py (pessimistic in ties, NaN never a hit); a gold
 partner missing from a sparse candidate set ranks last.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from selfmea_jax.errors import InputError
 from selfmea_jax.matching import blocked
-from selfmea_jax.matching.rank_rule import beats
+from selfmea_jax.matching.scores import beats, csls_density
 
 CONVENTIONS = ("test", "all")
 ONE_PASS_SCORINGS = ("cosine", "csls")  # exact ranks from one blocked pass; sinkhorn: candidate graph
@@ -99,7 +99,8 @@ def one_pass_ranks(
     return (np.zeros(0, np.int64),) * 3
   bias, weights = None, None
   if scoring == "csls" and len(links):  # r(c) over the test sources (the query's own r is a constant)
-    bias = 0.5 * blocked.mean_topk_similarity(emb2, emb1[links[:, 0]], csls_k)
+    _, _, best = blocked.search(emb2, emb1[links[:, 0]], k=csls_k)  # each KG2 entity's best sources
+    bias = 0.5 * csls_density(best, csls_k)
     weights = np.concatenate([np.ones(len(links)), np.zeros(len(valid))])
   subset = np.zeros(len(emb2), bool)
   subset[links[:, 1] if test_targets is None else test_targets] = True
