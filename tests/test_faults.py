@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from configs import own_kgs
+from experiments import dangling_benchmark
 from selfmea_jax import checkpointing, main
 from selfmea_jax.data import openea
+from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import cache, names
 from selfmea_jax.matching import decoding
@@ -86,6 +88,14 @@ def test_an_entity_only_in_the_links_is_kept_counted_and_shown(toy, capsys):
   err = capsys.readouterr().err
   assert err.startswith("warning: ") and "1 KG1 and 1 KG2 linked entities are in no triple" in err
   assert "line 15" in err
+
+
+def test_a_numbered_sibling_is_an_entity_not_a_typo(toy, capsys):
+  with open(toy / "rel_triples_1", "a", encoding="utf-8") as f:
+    f.write(f"{FR}Apollo_11\thttp://fr.dbpedia.org/property/pays\t{FR}France\n")
+  write_links(toy, [*links_of(toy), f"{FR}Apollo_12\t{EN}Apollo_12"])
+  task = openea.load_openea(str(toy))  # kept: one digit apart is another entity
+  assert "Apollo 12" in task.kg1.names and "1 KG1 and 1 KG2 linked entities" in capsys.readouterr().err
 
 
 def test_a_uri_named_twice_differently_stops(toy):
@@ -260,3 +270,32 @@ def test_very_long_names_are_cut_before_encoding_with_a_warning(capsys):
   out = names.capped(["short", "x" * 1_200_000], "KG1")
   assert out == ["short", "x" * names.MAX_NAME_CHARS]
   assert "KG1: 1 names longer than 512 characters are cut" in capsys.readouterr().err
+
+
+def read_lines(path) -> list[str]:
+  return path.read_text(encoding="utf-8").splitlines()
+
+
+def test_the_dangling_benchmark_removes_one_side_of_a_share_of_the_test_links(tmp_path):
+  task = make_synthetic_pair(SyntheticSpec(num_entities=400), seed=0).task
+  summary = dangling_benchmark.build(task, 0.3, 1.0, 0, str(tmp_path))
+  reloaded = openea.load_openea(str(tmp_path))
+  removed = round(0.3 * len(task.test_links))
+  assert summary["removed"] == [removed - removed // 2, removed // 2]
+  assert (
+    len(reloaded.valid_links) + len(reloaded.test_links)
+    == len(task.valid_links) + len(task.test_links) - removed
+  )
+  gone = [
+    line.split("\t") for line in (tmp_path / "removed_entities").read_text(encoding="utf-8").splitlines()
+  ]
+  assert not {uri for kg, uri, _ in gone if kg == "1"} & set(reloaded.kg1.uris)
+  assert not {uri for kg, uri, _ in gone if kg == "2"} & set(reloaded.kg2.uris)
+  dangling = [
+    line.split("\t") for line in (tmp_path / "dangling_entities").read_text(encoding="utf-8").splitlines()
+  ]
+  linked = {reloaded.kg1.uris[i] for i in np.concatenate([reloaded.valid_links, reloaded.test_links])[:, 0]}
+  assert dangling and not {uri for kg, uri in dangling if kg == "1"} & linked
+  assert len(dangling) + summary["dangling_not_representable"] == removed
+  unequal = dangling_benchmark.build(task, 0.0, 0.5, 0, str(tmp_path / "half"))
+  assert 1.7 < unequal["entities"][1] / unequal["entities"][0] < 2.3  # KG2 about twice KG1

@@ -15,7 +15,6 @@ evaluated; without, nothing is evaluated and the alignment is only exported.
 
 from __future__ import annotations
 
-import difflib
 import os
 import urllib.parse
 
@@ -46,22 +45,49 @@ def _normalised(uri: str) -> str:
   return urllib.parse.unquote(uri).replace("_", " ").casefold().strip()
 
 
-def _closest(uri: str, known: set[str], by_normalised: dict[str, str]) -> str | None:
-  """The KG URI that `uri` is almost surely a misspelling of, or None."""
-  folded = by_normalised.get(_normalised(uri))
-  if folded is not None:
-    return folded
-  close = difflib.get_close_matches(uri, known, n=1, cutoff=0.95)
-  return close[0] if close else None
+def _one_letter_apart(a: str, b: str) -> bool:
+  """Whether b is a with one letter inserted, deleted or replaced (digits differ on purpose:
+  `Apollo_11` and `Apollo_12` are two entities; `Berlinn` is a typo of `Berlin`)."""
+  if a == b or abs(len(a) - len(b)) > 1 or min(len(a), len(b)) < 5:
+    return False
+  i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+  if len(a) == len(b):
+    return a[i + 1 :] == b[i + 1 :] and a[i].isalpha() and b[i].isalpha()
+  longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+  return longer[i + 1 :] == shorter[i:] and longer[i].isalpha()
+
+
+class NearDuplicates:
+  """Finds the entity a URI is almost surely a mistyped form of: equal after folding case,
+  '_' / ' ' and percent-encoding, or one letter apart in the local name (same prefix)."""
+
+  def __init__(self, uris: set[str]):
+    self.by_folded = {_normalised(u): u for u in uris}
+    self.by_length = {}
+    for uri in uris:
+      self.by_length.setdefault(len(uri), []).append(uri)
+
+  def closest(self, uri: str) -> str | None:
+    folded = self.by_folded.get(_normalised(uri))
+    if folded is not None:
+      return folded
+    prefix, _, local = uri.rpartition("/")
+    for length in (len(uri) - 1, len(uri), len(uri) + 1):
+      for known in self.by_length.get(length, ()):
+        known_prefix, _, known_local = known.rpartition("/")
+        if known_prefix == prefix and _one_letter_apart(local, known_local):
+          return known
+    return None
 
 
 def check_links(path: str, links: list[tuple[int, str, str]], triple_uris: tuple[set[str], set[str]]) -> None:
   """Linked URIs that are in no triple of their KG are legitimate (isolated entities, aligned
   by name alone) but counted and shown. Stops (file:line) where a link is almost surely a
   mistake: its columns swapped (KG1 side in KG2's triples and the other way round), or a
-  near-duplicate of an entity of the KG (a typo, another case or encoding)."""
+  near-duplicate of an entity of the KG (NearDuplicates: another case or encoding, a letter
+  more, less or replaced)."""
   isolated = [[], []]
-  by_normalised = [{_normalised(u): u for u in uris} for uris in triple_uris]
+  near = [NearDuplicates(uris) for uris in triple_uris]
   for line_number, *pair in links:
     if pair[0] not in triple_uris[0] and pair[0] in triple_uris[1] and pair[1] in triple_uris[0]:
       raise InputError(
@@ -74,7 +100,7 @@ def check_links(path: str, links: list[tuple[int, str, str]], triple_uris: tuple
       if uri in triple_uris[side]:
         continue
       if len(isolated[side]) < 200:  # a typo check per URI; beyond that, only counted
-        closest = _closest(uri, triple_uris[side], by_normalised[side])
+        closest = near[side].closest(uri)
         if closest is not None:
           raise InputError(
             f"KG{side + 1} entity {uri!r} is in no triple of rel_triples_{side + 1}; "
