@@ -3,6 +3,7 @@ listed with its default and its comment from configs/default.py (`--config_keys`
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -38,6 +39,16 @@ def make_importable() -> None:
   configs/ folder of the working directory still wins."""
   if REPOSITORY not in sys.path:
     sys.path.append(REPOSITORY)
+
+
+def load(name: str, arg: str | None = None):
+  """The ConfigDict of configs/<name>.py[:arg] of the repository (as --config would load it)."""
+  make_importable()
+  path = os.path.join(REPOSITORY, "configs", f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"configs.{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config() if arg is None else module.get_config(arg)
 
 
 def key_reference(path: str = DEFAULT_FILE) -> str:

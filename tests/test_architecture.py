@@ -14,7 +14,7 @@ STAGES = (  # pipeline order; a module may import its own stage or earlier ones
   ("models", "matching"),  # the encoder; search -> candidates -> decoding -> metrics -> export
   ("checkpointing", "metric_writers", "plots", "train"),
   ("align",),
-  ("cli_startup", "config_checks", "config_files", "main"),
+  ("api", "cli_startup", "config_checks", "config_files", "main"),
 )
 
 

@@ -46,10 +46,8 @@ def save_features(stem: str, features: np.ndarray, manifest: dict) -> None:
 
 
 def load_features(stem: str, expected: dict | None = None, mmap: bool = True) -> np.ndarray | None:
-  """Returns the cached array (memory-mapped) or None when absent.
-
-  Raises InputError when the manifest disagrees with `expected` (stale cache).
-  """
+  """Returns the cached array (memory-mapped), or None when absent, unreadable or made from
+  other inputs than `expected` says (stale: it is computed again and replaced, with a warning)."""
   if not (os.path.exists(stem + ".npy") and os.path.exists(stem + ".json")):
     return None
   try:
@@ -58,13 +56,10 @@ def load_features(stem: str, expected: dict | None = None, mmap: bool = True) ->
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     warn(f"{stem}.json: unreadable cache manifest ({e}); computing the features again")
     return None
-  for key, value in (expected or {}).items():
-    if manifest.get(key) != value:
-      raise InputError(
-        f"stale feature cache: {key}={manifest.get(key)!r}, expected {value!r}; "
-        "delete it or choose another cache_dir",
-        stem + ".json",
-      )
+  stale = [key for key, value in (expected or {}).items() if manifest.get(key) != value]
+  if stale:  # made from other names (another dataset under the same name, edited data)
+    warn(f"{stem}.npy: cached from other inputs ({', '.join(stale)} differ); computing the features again")
+    return None
   try:
     features = np.load(stem + ".npy", mmap_mode="r" if mmap else None)
   except (ValueError, OSError, EOFError) as e:  # a truncated or overwritten file

@@ -1,0 +1,102 @@
+"""Align two KGs from Python (a notebook), with the same config keys as the command line.
+
+  from selfmea_jax import api
+  table = api.align_triples(triples1, triples2, links=None, workdir="runs/mine")
+  table = api.align_folder("my_pair", workdir="runs/mine", overrides={"align.self_training_rounds": 0})
+  table.rows[0]  # {'kg1_id': ..., 'kg1_name': ..., 'kg2_id': ..., 'kg2_name': ..., 'cosine': ...}
+
+Triples are (head URI, relation URI, tail URI); links (optional) are (KG1 URI, KG2 URI) gold
+pairs, used for evaluation only; names (optional) map a URI to its name (default: from the
+URI). In-memory KGs are written to `<workdir>/input/` in the OpenEA layout and read back by
+the same loader as the command line, so every check (and every file:line message) applies;
+their name vectors are cached under `<workdir>/cache/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import ml_collections
+
+from selfmea_jax import config_checks, config_files, files, run_config
+from selfmea_jax.align import run as aligner
+from selfmea_jax.errors import InputError
+from selfmea_jax.matching.export import HEADER, alignment_rows
+
+Triple = tuple[str, str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignmentTable:
+  """One row per KG1 entity (the columns of alignment.tsv) and the run's results."""
+
+  rows: list[dict]
+  results: dict
+  path: str
+
+  @property
+  def columns(self) -> tuple[str, ...]:
+    return HEADER
+
+
+def default_config(directory: str, workdir: str, overrides: dict | None = None) -> ml_collections.ConfigDict:
+  """The aligner's config for an OpenEA folder (configs/own_kgs.py) with dotted-key overrides,
+  e.g. {'align.self_training_rounds': 0, 'data.name_encoder': 'hash'}."""
+  config = config_files.load("own_kgs", directory)
+  config.workdir = workdir
+  for key, value in (overrides or {}).items():
+    *sections, name = key.split(".")
+    node = config
+    for section in sections:
+      node = node[section]
+    if name not in node:
+      raise InputError(f"unknown config key {key!r} (python -m selfmea_jax.main --config_keys lists them)")
+    node[name] = value
+  return config
+
+
+def align_folder(
+  directory: str, workdir: str, overrides: dict | None = None, config: ml_collections.ConfigDict | None = None
+) -> AlignmentTable:
+  """Aligns the KG pair of an OpenEA folder (rel_triples_1/2, optional ent_links, names_1/2).
+  Resumes from workdir like the command line (and refuses another config's workdir)."""
+  config = config or default_config(directory, workdir, overrides)
+  config_checks.validate(config)
+  with run_config.workdir_lock(workdir):
+    run_config.check_or_save(config, workdir)
+    result = aligner.align(config, workdir)
+  rows = [dict(zip(HEADER, row)) for row in alignment_rows(result.task, result.decoded)]
+  return AlignmentTable(rows, result.report, result.report["alignment"])
+
+
+def align_triples(
+  triples1: list[Triple],
+  triples2: list[Triple],
+  workdir: str,
+  links: list[tuple[str, str]] | None = None,
+  names1: dict[str, str] | None = None,
+  names2: dict[str, str] | None = None,
+  overrides: dict | None = None,
+) -> AlignmentTable:
+  """Aligns two KGs given in memory (see the module doc)."""
+  directory = os.path.join(workdir, "input")
+  tables = {
+    "rel_triples_1": triples1,
+    "rel_triples_2": triples2,
+    "ent_links": links,
+    "names_1": None if names1 is None else sorted(names1.items()),
+    "names_2": None if names2 is None else sorted(names2.items()),
+  }
+  for name, rows in tables.items():
+    if rows is not None:
+      files.write_text(os.path.join(directory, name), "".join(_tsv_line(row, name) for row in rows))
+  overrides = {"data.cache_dir": os.path.join(workdir, "cache"), **(overrides or {})}  # not shared by name
+  return align_folder(directory, workdir, overrides)
+
+
+def _tsv_line(row, table: str) -> str:
+  fields = [str(field) for field in row]
+  if any("\t" in field or "\n" in field or "\r" in field for field in fields):
+    raise InputError(f"{table}: a field holds a tab or a line break: {fields!r}")
+  return "\t".join(fields) + "\n"
