@@ -106,6 +106,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.decoding.consistency_weight = 0.0  # neighbour-consistency refinement (0 = off)
   c.decoding.consistency_rounds = 0  # refinement rounds (each re-decodes)
   c.decoding.conventions = ("test", "all")  # conventions reported by a decoding
+  c.decoding.match_threshold = 0.5  # alignment.tsv's decision: `match` at confidence >= this
 
   # The label-free aligner (selfmea_jax/align): pipeline='aligner'.
   c.align = ml_collections.ConfigDict()

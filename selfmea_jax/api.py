@@ -22,6 +22,7 @@ import ml_collections
 from selfmea_jax import config_checks, config_files, files, run_config
 from selfmea_jax.align import run as aligner
 from selfmea_jax.errors import InputError
+from selfmea_jax.matching.decoding import Decoder
 from selfmea_jax.matching.export import HEADER, alignment_rows
 
 Triple = tuple[str, str, str]
@@ -66,7 +67,8 @@ def align_folder(
   with run_config.workdir_lock(workdir):
     run_config.check_or_save(config, workdir)
     result = aligner.align(config, workdir)
-  rows = [dict(zip(HEADER, row)) for row in alignment_rows(result.task, result.decoded)]
+  decoder, threshold = Decoder.from_config(config.decoding), config.decoding.match_threshold
+  rows = [dict(zip(HEADER, row)) for row in alignment_rows(result.task, result.decoded, decoder, threshold)]
   return AlignmentTable(rows, result.report, result.report["alignment"])
 
 

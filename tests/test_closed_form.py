@@ -1,12 +1,17 @@
-"""Closed-form values of the training maths: InfoNCE, NCA, the queue ring buffer, the EMA
-and the masked graph attention, each against a hand computation."""
+"""Closed-form values of the training and decision maths: InfoNCE, NCA, the queue ring
+buffer, the EMA, the masked graph attention, and the abstention, calibration and confidence
+measures, each against a hand computation."""
 
+import dataclasses
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from selfmea_jax.matching import decoding, metrics
+from selfmea_jax.matching.candidates import CandidateGraph
 from selfmea_jax.models.graph_attention import CentreGraphAttention
 from selfmea_jax.train import losses
 from selfmea_jax.train.state import ema, enqueue
@@ -88,3 +93,43 @@ def test_attention_is_a_masked_softmax_over_the_neighbourhood():
   changed = x.copy()
   changed[0, 2] = 100.0  # a masked-out slot has no influence
   np.testing.assert_array_equal(np.asarray(module.apply(params, changed, mask)), out)
+
+
+def test_abstention_metrics_count_pairs_and_abstentions_by_hand():
+  # Sources 0-3 have gold partners 10-13; sources 4 and 5 have none (dangling).
+  links = np.array([[0, 10], [1, 11], [2, 12], [3, 13]])
+  assignment = np.array([10, 11, 99, 13, 14, -1])
+  match = np.array([True, True, True, False, True, False])
+  out = metrics.abstention_metrics(assignment, match, links, np.array([4, 5]))
+  # decided pairs: 0, 1, 2 (wrong), 4 (dangling, wrong) -> 2 correct of 4; recall 2 of 4 gold
+  assert out["end_to_end/precision"] == 0.5 and out["end_to_end/recall"] == 0.5
+  # no_match: sources 3 and 5; truly dangling among them: 5 -> precision 1/2, recall 1/2
+  assert out["detection/precision"] == 0.5 and out["detection/recall"] == 0.5
+  assert out["detection/f1"] == 0.5
+  assert "detection/f1" not in metrics.abstention_metrics(assignment, match, links, np.array([], int))
+
+
+def test_expected_calibration_error_and_precision_at_coverage_by_hand():
+  confidence = np.array([0.95, 0.95, 0.55, 0.55])
+  correct = np.array([1, 1, 1, 0])
+  # bin [0.9, 1): confidence .95, accuracy 1 -> .05; bin [0.5, 0.6): .55 vs .5 -> .05; both half
+  assert metrics.expected_calibration_error(confidence, correct) == pytest.approx(0.05)
+  coverage = metrics.precision_at_coverage(confidence, correct, coverages=(0.5, 1.0))
+  assert coverage == {"coverage/0.5": 1.0, "coverage/1.0": 0.75}
+
+
+def test_confidence_is_the_transport_mass_or_the_row_softmax():
+  scores = np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)
+  rows, cols = (a.ravel().astype(np.int32) for a in np.meshgrid([0, 1], [0, 1], indexing="ij"))
+  graph = CandidateGraph(rows, cols, scores.ravel(), 2, 2, -np.sort(-scores, 1), -np.sort(-scores.T, 1))
+  cosine = decoding.Decoder(scoring="cosine", sinkhorn_temperature=0.1)
+  decoded = decoding.decode_graph(graph, cosine)
+  softmax = [np.exp(9) / (np.exp(9) + np.exp(1)), np.exp(8) / (np.exp(8) + np.exp(2))]  # scores / 0.1
+  np.testing.assert_allclose(decoding.confidences(decoded, cosine), softmax, rtol=1e-6)
+  sinkhorn = decoding.Decoder(scoring="sinkhorn", assignment="hungarian", sinkhorn_temperature=0.1)
+  planned = decoding.decode_graph(graph, sinkhorn)
+  np.testing.assert_allclose(
+    decoding.confidences(planned, sinkhorn), np.exp(planned.scores[[0, 3]]), rtol=1e-6
+  )
+  unmatched = dataclasses.replace(decoded, assignment=np.array([0, -1]))
+  assert decoding.confidences(unmatched, cosine)[1] == 0.0

@@ -143,7 +143,7 @@ def test_names_with_tabs_and_newlines_keep_every_tsv_row_whole(toy, tmp_path):
   )
   with open(path, encoding="utf-8", newline="") as f:
     rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-  assert len(rows) == 1 + task.kg1.num_entities and {len(r) for r in rows} == {7}
+  assert len(rows) == 1 + task.kg1.num_entities and {len(r) for r in rows} == {9}
   assert rows[1 + index][1] == "Paris\\tcentre\\nville"
 
 

@@ -15,6 +15,7 @@ import pytest
 from selfmea_jax import checkpointing, run_config
 from selfmea_jax.errors import InputError
 from selfmea_jax.main import run
+from selfmea_jax.matching import export
 from selfmea_jax.train import build, input_pipeline, loop, sharding
 
 
@@ -74,7 +75,7 @@ def test_cli_train_eval_export(small_config, tmp_path, capsys):
   assert evaluated["test/h1"] == pytest.approx(trained["best"]["test/h1"])
   with open(os.path.join(workdir, "alignment.tsv"), encoding="utf-8") as f:
     lines = f.read().splitlines()
-  assert lines[0].split("\t") == ["kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual"]
+  assert tuple(lines[0].split("\t")) == export.HEADER
   assert all(float(line.split("\t")[5]) >= 0 for line in lines[1:])
   assert len(lines) == 1 + len(input_pipeline.build(small_config)[0].kg1.names)
   os.remove(os.path.join(workdir, "alignment.tsv"))

@@ -31,7 +31,7 @@ from selfmea_jax.data.load import Dataset, load
 from selfmea_jax.errors import InputError
 from selfmea_jax.features.names import name_encoder_kwargs
 from selfmea_jax.matching import consistency, decoding
-from selfmea_jax.matching.conventions import DecodingPlan, decode_conventions
+from selfmea_jax.matching.conventions import DecodingPlan, decision_report, decode_conventions
 from selfmea_jax.matching.export import write_alignment
 from selfmea_jax.train import input_pipeline, loop, pseudo_seeds
 from selfmea_jax.train.encode import encode_pair
@@ -228,6 +228,9 @@ def align(
     _stage(report, f"+ self-training round {round_index}", {**results, **info}, time.time() - t)
     report["stages"][-1]["trainer"] = train_results
   report["final"] = {k: v for k, v in report["stages"][-1].items() if k != "trainer"}
+  report["decisions"] = decision_report(
+    full, plan.decoder, config.decoding.match_threshold, task.test_links, task.dangling1
+  )
   report["views"] = view_set.names
   report["view_weights"] = [float(w / np.sum(view_set.weights)) for w in view_set.weights]
   timings["total_s"] = time.time() - started
@@ -236,5 +239,6 @@ def align(
   if mode == "train":
     files.write_json(os.path.join(workdir, "results.json"), report)
   if mode in ("train", "export"):
-    report["alignment"] = write_alignment(task, full, os.path.join(workdir, "alignment.tsv"))
+    path = os.path.join(workdir, "alignment.tsv")
+    report["alignment"] = write_alignment(task, full, path, plan.decoder, config.decoding.match_threshold)
   return AlignerResult(report, task, full)

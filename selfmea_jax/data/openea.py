@@ -5,6 +5,8 @@
   <dir>/names_1, <dir>/names_2               optional: `URI \t name` (default: from the URI)
   <dir>/attr_triples_1, attr_triples_2       optional: `URI \t attribute \t value` (used by
                                              the `attribute` modality: attribute bags)
+  <dir>/dangling_entities                    optional: `kg \t URI`, entities known to have no
+                                             counterpart (evaluation only, like ent_links)
 
 Entities are every URI of a KG's triples (plus its side of the links); their names come
 from the URIs (last path segment, percent-decoded, '_' -> ' '). Local indices are a seeded
@@ -201,6 +203,22 @@ def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> A
   pairs = pairs[rng.permutation(len(pairs))]
   num_valid = round(valid_fraction * len(pairs))
   name = os.path.basename(os.path.normpath(directory))
-  return AlignmentTask(
-    name=name, kg1=kg1, kg2=kg2, valid_links=pairs[:num_valid], test_links=pairs[num_valid:]
-  )
+  dangling = read_dangling(os.path.join(directory, "dangling_entities"), local1)
+  valid, test = pairs[:num_valid], pairs[num_valid:]
+  return AlignmentTask(name=name, kg1=kg1, kg2=kg2, valid_links=valid, test_links=test, dangling1=dangling)
+
+
+def read_dangling(path: str, local1: dict[str, int]) -> np.ndarray:
+  """Optional `kg <TAB> URI` lines (experiments/dangling_benchmark.py): the KG1 entities known
+  to have no counterpart, for evaluation only; a KG1 URI that is not in the KG is an error."""
+  if not os.path.exists(path):
+    return np.zeros(0, np.int64)
+  out = []
+  for line_number, (kg, uri) in tsv.read_rows(path, 2):
+    if kg not in ("1", "2"):
+      raise InputError(f"expected KG 1 or 2 in the first column, got {kg!r}", path, line_number)
+    if kg == "1":
+      if uri not in local1:
+        raise InputError(f"KG1 entity {uri!r} is not in the KG", path, line_number)
+      out.append(local1[uri])
+  return np.asarray(out, np.int64)

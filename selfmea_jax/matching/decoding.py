@@ -206,6 +206,34 @@ def confident_pairs(decoded: Decoded, keep_fraction: float = 1.0) -> np.ndarray:
   return np.stack([left[order], right[order]], axis=1).astype(np.int32)
 
 
+def entry_of(graph: CandidateGraph, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+  """[q] index of entry (rows[q], cols[q]) in the graph (-1 where it is not an entry)."""
+  keys = graph.rows.astype(np.int64) * graph.num_cols + graph.cols
+  wanted = np.asarray(rows, np.int64) * graph.num_cols + np.asarray(cols, np.int64)
+  at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+  return np.where((len(keys) > 0) & (keys[at] == wanted), at, -1)
+
+
+def confidences(decoded: Decoded, decoder: Decoder) -> np.ndarray:
+  """[num_rows] a probability that each row's decoded partner is its counterpart: the row's
+  transport mass on it under Sinkhorn (the plan's rows sum to 1), else the softmax of the
+  row's candidate scores at the Sinkhorn temperature; 0 for an unmatched row."""
+  graph, assignment = decoded.graph, decoded.assignment
+  if decoder.scoring == "sinkhorn":
+    probability = np.exp(decoded.scores.astype(np.float64))
+  else:
+    logits = decoded.scores.astype(np.float64) / decoder.sinkhorn_temperature
+    top = np.full(graph.num_rows, -np.inf)
+    np.maximum.at(top, graph.rows, logits)
+    weights = np.exp(logits - top[graph.rows])
+    probability = weights / np.bincount(graph.rows, weights, graph.num_rows)[graph.rows]
+  out = np.zeros(graph.num_rows, np.float64)
+  matched = np.flatnonzero(assignment >= 0)
+  entries = entry_of(graph, matched, assignment[matched])
+  out[matched[entries >= 0]] = probability[entries[entries >= 0]]
+  return np.clip(out, 0.0, 1.0)
+
+
 def decoding_metrics(decoded: Decoded, links: np.ndarray, prefix: str = "") -> dict[str, float]:
   """{prefix}h1 / h10 / mrr (ranks under the decoder's scores, among the graph's entries)
   and {prefix}decoded_accuracy of links [q, 2] (row, gold column)."""

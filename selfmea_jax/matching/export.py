@@ -6,9 +6,9 @@ import numpy as np
 
 from selfmea_jax import files
 from selfmea_jax.data.kg import AlignmentTask
-from selfmea_jax.matching.decoding import Decoded, confident_pairs
+from selfmea_jax.matching.decoding import NEAREST, Decoded, Decoder, confidences, confident_pairs
 
-HEADER = ("kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual")
+HEADER = ("kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual", "confidence", "decision")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -17,25 +17,34 @@ def tsv_field(text: str) -> str:
   return str(text).translate(_ESCAPES)
 
 
-def alignment_rows(task: AlignmentTask, decoded: Decoded) -> list[tuple]:
+def alignment_rows(
+  task: AlignmentTask, decoded: Decoded, decoder: Decoder = NEAREST, threshold: float = 0.5
+) -> list[tuple]:
   """One row per KG1 entity: ids and names of both sides, the plain cosine of the pair, the
-  rank-1 margin (best minus second-best candidate score of the row) and whether the pair is
-  also mutual best under the candidate scores. An unmatched row has an empty KG2 side."""
+  rank-1 margin (best minus second-best candidate score of the row), whether the pair is
+  also mutual best under the candidate scores, the confidence (decoding.confidences: a
+  probability) and the decision (`match` at confidence >= threshold, else `no_match`). An
+  unmatched row has an empty KG2 side and confidence 0."""
   graph = decoded.graph
   cosine = dict(zip(graph.rows.astype(np.int64) * graph.num_cols + graph.cols, decoded.cosine.tolist()))
   mutual = {tuple(p) for p in confident_pairs(decoded).tolist()}
+  confidence = confidences(decoded, decoder)
   rows = []
   for i, (j, margin) in enumerate(zip(decoded.assignment.tolist(), graph.row_margins.tolist())):
     left = (task.kg1.uris[i], task.kg1.names[i])
+    decision = "match" if j >= 0 and confidence[i] >= threshold else "no_match"
     if j < 0:
-      rows.append((*left, "", "", "", f"{margin:.6f}", "0"))
+      rows.append((*left, "", "", "", f"{margin:.6f}", "0", "0.000000", decision))
     else:
       pair = (task.kg2.uris[j], task.kg2.names[j], f"{cosine[i * graph.num_cols + j]:.6f}")
-      rows.append((*left, *pair, f"{margin:.6f}", str(int((i, j) in mutual))))
+      flags = (str(int((i, j) in mutual)), f"{confidence[i]:.6f}", decision)
+      rows.append((*left, *pair, f"{margin:.6f}", *flags))
   return rows
 
 
-def write_alignment(task: AlignmentTask, decoded: Decoded, path: str) -> str:
+def write_alignment(
+  task: AlignmentTask, decoded: Decoded, path: str, decoder: Decoder = NEAREST, threshold: float = 0.5
+) -> str:
   """Writes `path`: alignment_rows as TSV with a header, atomically. Returns path."""
-  rows = [HEADER, *alignment_rows(task, decoded)]
+  rows = [HEADER, *alignment_rows(task, decoded, decoder, threshold)]
   return files.write_text(path, "".join("\t".join(map(tsv_field, row)) + "\n" for row in rows))

@@ -49,6 +49,60 @@ def decoded_accuracy(assignment: np.ndarray, links: np.ndarray) -> float:
   return float(np.mean(assignment[links[:, 0]] == links[:, 1])) if len(links) else float("nan")
 
 
+def f1(precision: float, recall: float) -> float:
+  return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def _prf(predicted: int, correct: int, relevant: int, prefix: str) -> dict[str, float]:
+  precision = correct / predicted if predicted else 0.0
+  recall = correct / relevant if relevant else 0.0
+  return {f"{prefix}precision": precision, f"{prefix}recall": recall, f"{prefix}f1": f1(precision, recall)}
+
+
+def abstention_metrics(
+  assignment: np.ndarray, match: np.ndarray, links: np.ndarray, dangling: np.ndarray
+) -> dict[str, float]:
+  """End-to-end alignment and dangling detection (Sun et al., ACL 2021), over the sources of
+  `links` [q, 2] (each has a gold counterpart) and `dangling` [d] (sources without one).
+
+  assignment [num_sources]: decoded partner (-1 none); match [num_sources] bool: the decision.
+  end_to_end/*: precision of the pairs decided `match`, recall against the gold links.
+  detection/*: `no_match` as the positive class, against the dangling sources."""
+  sources = np.concatenate([links[:, 0], dangling]).astype(np.int64)
+  decided = match[sources] & (assignment[sources] >= 0)
+  correct = int(np.sum(decided[: len(links)] & (assignment[links[:, 0]] == links[:, 1])))
+  out = _prf(int(decided.sum()), correct, len(links), "end_to_end/")
+  if len(dangling):  # without known dangling sources there is nothing to detect
+    no_match = ~decided
+    out.update(_prf(int(no_match.sum()), int(no_match[len(links) :].sum()), len(dangling), "detection/"))
+  return out
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+  """sum_b |B_b| / n * |mean confidence - accuracy| over equal-width confidence bins."""
+  confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
+  which = np.minimum((confidence * bins).astype(int), bins - 1)
+  total = 0.0
+  for b in range(bins):
+    inside = which == b
+    if inside.any():
+      total += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
+  return float(total)
+
+
+def precision_at_coverage(
+  confidence: np.ndarray, correct: np.ndarray, coverages=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+) -> dict[str, float]:
+  """{'coverage/<c>': precision of the c most confident share of the decisions}."""
+  order = np.argsort(-np.asarray(confidence), kind="stable")
+  hits = np.asarray(correct, np.float64)[order]
+  out = {}
+  for coverage in coverages:
+    count = max(1, round(coverage * len(hits)))
+    out[f"coverage/{coverage:.1f}"] = float(hits[:count].mean()) if len(hits) else float("nan")
+  return out
+
+
 def graph_ranks(
   rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, links: np.ndarray, num_rows: int, num_cols: int
 ) -> np.ndarray:

@@ -23,7 +23,8 @@ def export_alignment(
   """Decodes [n1, E] x [n2, E] under config.decoding and writes the alignment TSV."""
   plan = DecodingPlan.from_config(config.decoding)
   adjacencies = consistency.adjacencies(task) if plan.consistency_rounds else None
-  return write_alignment(task, decode_all(emb1, emb2, plan, adjacencies), path)
+  decoded = decode_all(emb1, emb2, plan, adjacencies)
+  return write_alignment(task, decoded, path, plan.decoder, config.decoding.match_threshold)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str, step: int | None = None) -> dict:
