@@ -57,15 +57,19 @@ def save(mngr: ocp.CheckpointManager, step: int, arrays, meta: dict) -> None:
   """arrays: pytree of arrays (state, best params); meta: JSON-able dict. Returns once the
   arrays are copied off the devices; orbax writes the files in the background (call
   mngr.wait_until_finished() before reading them). A checkpoint already at `step` (an
-  unreadable one that a resume skipped) is replaced."""
-  if step in mngr.all_steps():
+  unreadable one that a resume skipped) is replaced. The previous save is awaited and the free
+  space checked first, so a full disk is one OSError here, never a doomed background write."""
+  directory = str(mngr.directory)
+  with disk_errors(directory):
     mngr.wait_until_finished()
-    mngr.delete(step)
-  mngr.save(
-    step,
-    args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(meta)),
-    force=True,
-  )
+    require_space(directory, tree_bytes(arrays))
+    if step in mngr.all_steps():
+      mngr.delete(step)
+    mngr.save(
+      step,
+      args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(meta)),
+      force=True,
+    )
 
 
 def restore(mngr: ocp.CheckpointManager, template, step: int | None = None):

@@ -51,10 +51,6 @@ def deferred():
     _requested = 0
 
 
-def requested() -> bool:
-  return _requested > 0
-
-
 def check() -> None:
   """A safe point: raises KeyboardInterrupt if Ctrl-C was pressed since deferred() began."""
   if _requested:

@@ -135,12 +135,7 @@ class Checkpointer:
   def save(self, step: int, state, run: RunState) -> None:
     best_params, meta = run.checkpoint_items()
     self.saving = True
-    arrays = {"state": state, "best_params": best_params}
-    directory = str(self.manager.directory)
-    with checkpointing.disk_errors(directory):
-      self.manager.wait_until_finished()  # the previous save's outcome, and its space, first
-      checkpointing.require_space(directory, checkpointing.tree_bytes(arrays))
-      checkpointing.save(self.manager, step, arrays, meta)
+    checkpointing.save(self.manager, step, {"state": state, "best_params": best_params}, meta)
     self.saving, self.saved_step = False, step
 
   def save_on_interrupt(self, state, run: RunState) -> None:
