@@ -21,6 +21,7 @@ import ml_collections
 
 from selfmea_jax import config_checks, config_files, files, run_config
 from selfmea_jax.align import run as aligner
+from selfmea_jax.data.load import input_files
 from selfmea_jax.errors import InputError
 from selfmea_jax.matching.decoding import Decoder
 from selfmea_jax.matching.export import HEADER, alignment_rows
@@ -47,13 +48,7 @@ def default_config(directory: str, workdir: str, overrides: dict | None = None) 
   config = config_files.load("own_kgs", directory)
   config.workdir = workdir
   for key, value in (overrides or {}).items():
-    *sections, name = key.split(".")
-    node = config
-    for section in sections:
-      node = node[section]
-    if name not in node:
-      raise InputError(f"unknown config key {key!r} (python -m selfmea_jax.main --config_keys lists them)")
-    node[name] = value
+    config_files.set_key(config, key, value)
   return config
 
 
@@ -64,8 +59,7 @@ def align_folder(
   Resumes from workdir like the command line (and refuses another config's workdir)."""
   config = config or default_config(directory, workdir, overrides)
   config_checks.validate(config)
-  with run_config.workdir_lock(workdir):
-    run_config.check_or_save(config, workdir)
+  with run_config.training_workdir(config, workdir, input_files(config)):
     result = aligner.align(config, workdir)
   decoder, threshold = Decoder.from_config(config.decoding), config.decoding.match_threshold
   rows = [dict(zip(HEADER, row)) for row in alignment_rows(result.task, result.decoded, decoder, threshold)]

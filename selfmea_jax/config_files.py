@@ -8,6 +8,8 @@ import os
 import re
 import sys
 
+from selfmea_jax.errors import InputError
+
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_FILE = os.path.join(REPOSITORY, "configs", "default.py")
 _KEY_LINE = re.compile(r"^\s*c\.([\w.]+)\s*=\s*(.*?)\s*(?:#\s?(.*))?$")
@@ -49,6 +51,18 @@ def load(name: str, arg: str | None = None):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config() if arg is None else module.get_config(arg)
+
+
+def set_key(config, key: str, value) -> None:
+  """config.<key> = value for a dotted key ('align.self_training_rounds'); an unknown key is
+  one InputError line."""
+  *sections, name = key.split(".")
+  node = config
+  for section in sections:
+    node = node[section] if section in node and hasattr(node[section], "items") else {}
+  if name not in node:
+    raise InputError(f"unknown config key {key!r} (python -m selfmea_jax.main --config_keys lists them)")
+  node[name] = value
 
 
 def key_reference(path: str = DEFAULT_FILE) -> str:

@@ -67,18 +67,8 @@ def run(
     run_config.check_or_save(config, workdir, save=False)
     run_config.check_or_save_data(input_files(config), workdir, save=False)
     return _run_mode(config, workdir, mode, step)
-  with run_config.workdir_lock(workdir):
-    if fresh:
-      run_config.clear_run(workdir)
-    new = run_config.unstarted(workdir)
-    run_config.check_or_save(config, workdir)
-    run_config.check_or_save_data(input_files(config), workdir)
-    try:
-      return _run_mode(config, workdir, mode, step)
-    except Exception:
-      if new and run_config.unstarted(workdir):  # failed before keeping anything: no guard files
-        run_config.clear_run(workdir)
-      raise
+  with run_config.training_workdir(config, workdir, input_files(config), fresh):
+    return _run_mode(config, workdir, mode, step)
 
 
 def _run_mode(config: ml_collections.ConfigDict, workdir: str, mode: str, step: int | None) -> dict:

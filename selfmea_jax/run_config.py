@@ -143,6 +143,27 @@ def clear_run(workdir: str) -> None:
 
 
 @contextlib.contextmanager
+def training_workdir(
+  config: ml_collections.ConfigDict, workdir: str, data_paths: list[str], fresh: bool = False
+):
+  """Holds workdir for a run that trains: its lock; --fresh clears it; config.json and
+  data.json are checked (or saved); a run that fails before it keeps anything (no checkpoint,
+  no round) takes its guard files with it, so the corrected command is not refused."""
+  with workdir_lock(workdir):
+    if fresh:
+      clear_run(workdir)
+    new = unstarted(workdir)
+    check_or_save(config, workdir)
+    check_or_save_data(data_paths, workdir)
+    try:
+      yield
+    except Exception:
+      if new and unstarted(workdir):
+        clear_run(workdir)
+      raise
+
+
+@contextlib.contextmanager
 def workdir_lock(workdir: str):
   """Holds <workdir>/.lock while a run writes there; a second run into the same workdir
   stops at once with the first one's pid (the lock dies with its process, even on kill -9)."""

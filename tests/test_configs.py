@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from configs import default
-from selfmea_jax import config_checks, run_config
+from selfmea_jax import config_checks, config_files, run_config
 from selfmea_jax.errors import InputError
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -137,11 +137,7 @@ def test_bad_config_values_are_one_line_errors(key, value, message):
   from configs import synthetic  # pylint: disable=import-outside-toplevel
 
   config = synthetic.get_config("aligner")
-  *sections, name = key.split(".")
-  node = config
-  for section in sections:
-    node = node[section]
-  setattr(node, name, value)
+  config_files.set_key(config, key, value)
   with pytest.raises(InputError, match=message):
     config_checks.validate(config)
 
