@@ -56,7 +56,7 @@ def _report(
       compute_dtype=config.eval.compute_dtype,
       test_targets=task.test_links[:, 1],
     )
-  results = metrics.one_pass_report(emb1, emb2, np.zeros((0, 2), np.int64), valid) if len(valid) else {}
+  results = metrics.one_pass_report(emb1, emb2, links[:0], valid)  # validation: cosine ranks
   if len(links):
     plan = DecodingPlan.from_config(config.decoding)
     adjacencies = consistency.adjacencies(task) if plan.consistency_rounds else None
