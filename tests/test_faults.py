@@ -98,6 +98,24 @@ def test_a_numbered_sibling_is_an_entity_not_a_typo(toy, capsys):
   assert "Apollo 12" in task.kg1.names and "1 KG1 and 1 KG2 linked entities" in capsys.readouterr().err
 
 
+def test_a_one_letter_neighbour_with_its_own_link_is_another_entity(toy, capsys):
+  links = links_of(toy)
+  berlin = next(line for line in links if line.startswith(f"{FR}Berlin\t"))
+  write_links(toy, [*links, f"{FR}Berlinn\t{EN}Berlinn_(town)"])  # seen in fr_en: Patna and Batna
+  task = openea.load_openea(str(toy))
+  assert (
+    berlin and "Berlinn" in task.kg1.names and "1 KG1 and 1 KG2 linked entities" in capsys.readouterr().err
+  )
+
+
+def test_one_kana_apart_is_another_word_not_a_typo(toy, capsys):
+  with open(toy / "rel_triples_1", "a", encoding="utf-8") as f:
+    f.write(f"{FR}ガーデニアン\thttp://fr.dbpedia.org/property/pays\t{FR}France\n")
+  write_links(toy, [*links_of(toy), f"{FR}ガーディアン\t{EN}The_Guardian"])
+  task = openea.load_openea(str(toy))  # seen in a ja_en subset: two entities, one kana apart
+  assert "ガーディアン" in task.kg1.names and "1 KG1 and 1 KG2 linked entities" in capsys.readouterr().err
+
+
 def test_a_uri_named_twice_differently_stops(toy):
   (toy / "names_1").write_text(f"{FR}Paris\tParis\n{FR}Paris\tLutèce\n", encoding="utf-8")
   with pytest.raises(InputError, match=r"names_1:2: entity .*Paris.* is named twice .*line 1"):

@@ -48,15 +48,20 @@ def _normalised(uri: str) -> str:
 
 
 def _one_letter_apart(a: str, b: str) -> bool:
-  """Whether b is a with one letter inserted, deleted or replaced (digits differ on purpose:
-  `Apollo_11` and `Apollo_12` are two entities; `Berlinn` is a typo of `Berlin`)."""
+  """Whether b is a with one Latin letter inserted, deleted or replaced (digits differ on
+  purpose: `Apollo_11` and `Apollo_12` are two entities; `Berlinn` is a typo of `Berlin`; in
+  kana or CJK one character apart is another word: ガーディアン, ガーデニアン)."""
   if a == b or abs(len(a) - len(b)) > 1 or min(len(a), len(b)) < 5:
     return False
   i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
   if len(a) == len(b):
-    return a[i + 1 :] == b[i + 1 :] and a[i].isalpha() and b[i].isalpha()
+    return a[i + 1 :] == b[i + 1 :] and _latin(a[i]) and _latin(b[i])
   longer, shorter = (a, b) if len(a) > len(b) else (b, a)
-  return longer[i + 1 :] == shorter[i:] and longer[i].isalpha()
+  return longer[i + 1 :] == shorter[i:] and _latin(longer[i])
+
+
+def _latin(char: str) -> bool:
+  return char.isascii() and char.isalpha()
 
 
 class NearDuplicates:
@@ -69,7 +74,10 @@ class NearDuplicates:
     for uri in uris:
       self.by_length.setdefault(len(uri), []).append(uri)
 
-  def closest(self, uri: str) -> str | None:
+  def closest(self, uri: str, linked: set[str] = frozenset()) -> str | None:
+    """The entity `uri` is almost surely a mistyped form of, or None. A one-letter neighbour
+    that is itself in `linked` (the link file's URIs of this side) is another entity with a
+    link of its own (`Patna`, `Batna`), not the target of a typo."""
     folded = self.by_folded.get(_normalised(uri))
     if folded is not None:
       return folded
@@ -77,7 +85,7 @@ class NearDuplicates:
     for length in (len(uri) - 1, len(uri), len(uri) + 1):
       for known in self.by_length.get(length, ()):
         known_prefix, _, known_local = known.rpartition("/")
-        if known_prefix == prefix and _one_letter_apart(local, known_local):
+        if known_prefix == prefix and known not in linked and _one_letter_apart(local, known_local):
           return known
     return None
 
@@ -90,6 +98,7 @@ def check_links(path: str, links: list[tuple[int, str, str]], triple_uris: tuple
   more, less or replaced)."""
   isolated = [[], []]
   near = [NearDuplicates(uris) for uris in triple_uris]
+  linked = [{pair[side] for _, *pair in links} for side in (0, 1)]
   for line_number, *pair in links:
     if pair[0] not in triple_uris[0] and pair[0] in triple_uris[1] and pair[1] in triple_uris[0]:
       raise InputError(
@@ -102,7 +111,7 @@ def check_links(path: str, links: list[tuple[int, str, str]], triple_uris: tuple
       if uri in triple_uris[side]:
         continue
       if len(isolated[side]) < 200:  # a typo check per URI; beyond that, only counted
-        closest = near[side].closest(uri)
+        closest = near[side].closest(uri, linked[side])
         if closest is not None:
           raise InputError(
             f"KG{side + 1} entity {uri!r} is in no triple of rel_triples_{side + 1}; "
@@ -203,9 +212,19 @@ def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> A
   pairs = pairs[rng.permutation(len(pairs))]
   num_valid = round(valid_fraction * len(pairs))
   name = os.path.basename(os.path.normpath(directory))
-  dangling = read_dangling(os.path.join(directory, "dangling_entities"), local1)
   valid, test = pairs[:num_valid], pairs[num_valid:]
-  return AlignmentTask(name=name, kg1=kg1, kg2=kg2, valid_links=valid, test_links=test, dangling1=dangling)
+  dangling = read_dangling(os.path.join(directory, "dangling_entities"), local1)
+  dangling = dangling[rng.permutation(len(dangling))]  # the same share joins the validation pool
+  num_valid = round(valid_fraction * len(dangling))
+  return AlignmentTask(
+    name=name,
+    kg1=kg1,
+    kg2=kg2,
+    valid_links=valid,
+    test_links=test,
+    dangling1=np.sort(dangling[num_valid:]),
+    valid_dangling1=np.sort(dangling[:num_valid]),
+  )
 
 
 def read_dangling(path: str, local1: dict[str, int]) -> np.ndarray:
