@@ -57,7 +57,8 @@ class AlignmentTask:
 
   valid_links: the pool for validation / model selection only (never for training).
   test_links: the evaluation links.
-  dangling1: [d] KG1 entities known to have no counterpart (evaluation only, like the links).
+  dangling1: [d] KG1 entities known to have no counterpart, scored with the test links;
+  valid_dangling1: those scored with the validation pool (both for evaluation only).
   """
 
   name: str
@@ -66,13 +67,18 @@ class AlignmentTask:
   valid_links: np.ndarray
   test_links: np.ndarray
   dangling1: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+  valid_dangling1: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
   def describe(self) -> str:
     return (
       f"{self.name}: KG1 {self.kg1.num_entities} entities / {len(self.kg1.triples)} triples, "
       f"KG2 {self.kg2.num_entities} entities / {len(self.kg2.triples)} triples, "
       f"{len(self.valid_links)} validation + {len(self.test_links)} test links"
-      + (f", {len(self.dangling1)} KG1 entities without a counterpart" if len(self.dangling1) else "")
+      + (
+        f", {len(self.valid_dangling1)} + {len(self.dangling1)} KG1 entities without a counterpart"
+        if len(self.dangling1) + len(self.valid_dangling1)
+        else ""
+      )
     )
 
 
