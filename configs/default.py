@@ -95,7 +95,7 @@ def get_config() -> ml_collections.ConfigDict:
   # aligner's every stage. Metrics: h1 / h10 / mrr rank the gold partner under `scoring`;
   # decoded_accuracy is the share of sources whose 1-to-1 decoded partner is the gold one.
   c.decoding = ml_collections.ConfigDict()
-  c.decoding.scoring = "cosine"  # cosine | csls | sinkhorn (sinkhorn: on the candidate graph)
+  c.decoding.scoring = "cosine"  # cosine | csls | sinkhorn (transport plan of the CSLS scores)
   c.decoding.assignment = "greedy"  # greedy | hungarian: the decoded alignment
   c.decoding.csls_k = 10  # scoring csls: neighbours of the local-density terms
   c.decoding.sinkhorn_temperature = 0.02  # scoring sinkhorn: entropic temperature
@@ -107,6 +107,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.decoding.consistency_rounds = 0  # refinement rounds (each re-decodes)
   c.decoding.conventions = ("test", "all")  # conventions reported by a decoding
   c.decoding.match_threshold = 0.5  # alignment.tsv's decision: `match` at confidence >= this
+  # confidence = sigmoid(w . (logit decoder probability, row margin, column margin) + bias),
+  # (w..., bias) fitted on ja_en's validation pool (experiments/fit_confidence.py); () = the
+  # decoder probability itself (matching/confidence.py)
+  c.decoding.calibration = ()
 
   # The label-free aligner (selfmea_jax/align): pipeline='aligner'.
   c.align = ml_collections.ConfigDict()

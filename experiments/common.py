@@ -47,6 +47,11 @@ def header(first: str) -> str:
   return f"| {first} | " + " | ".join(names) + " | wall s |\n|" + "---|" * (len(names) + 2)
 
 
+def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
+  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
+
+
 def save_json(path: str, payload) -> None:
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "w", encoding="utf-8") as f:

@@ -13,6 +13,7 @@ from selfmea_jax.errors import InputError
 from selfmea_jax.features import text_encoders
 from selfmea_jax.features.names import FEATURE_DTYPES, NAME_SOURCES
 from selfmea_jax.matching import approximate, decoding, metrics
+from selfmea_jax.matching.confidence import FEATURES
 from selfmea_jax.models.fusion import EXTRA_MODALITIES
 from selfmea_jax.train import sharding
 
@@ -124,6 +125,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise InputError(
       f"--config.align.view_weights: {len(config.align.view_weights)} weights for "
       f"{len(config.align.views)} views"
+    )
+  calibration = tuple(config.decoding.calibration)
+  if calibration and (
+    len(calibration) != len(FEATURES) + 1 or not all(_in_range(v, -math.inf, None) for v in calibration)
+  ):
+    raise InputError(
+      f"--config.decoding.calibration={calibration}: () or {len(FEATURES) + 1} finite numbers "
+      f"(weights of {', '.join(FEATURES)}, then the bias)"
     )
   if not config.align.hop_weights:
     raise InputError("--config.align.hop_weights is empty: give one weight per hop, hop 0 first")

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from selfmea_jax.matching import decoding, metrics
+from selfmea_jax.matching import confidence, decoding, metrics
 from selfmea_jax.matching.candidates import CandidateGraph
 from selfmea_jax.models.graph_attention import CentreGraphAttention
 from selfmea_jax.train import losses
@@ -125,11 +125,61 @@ def test_confidence_is_the_transport_mass_or_the_row_softmax():
   cosine = decoding.Decoder(scoring="cosine", sinkhorn_temperature=0.1)
   decoded = decoding.decode_graph(graph, cosine)
   softmax = [np.exp(9) / (np.exp(9) + np.exp(1)), np.exp(8) / (np.exp(8) + np.exp(2))]  # scores / 0.1
-  np.testing.assert_allclose(decoding.confidences(decoded, cosine), softmax, rtol=1e-6)
+  np.testing.assert_allclose(confidence.confidences(decoded, cosine), softmax, rtol=1e-6)
   sinkhorn = decoding.Decoder(scoring="sinkhorn", assignment="hungarian", sinkhorn_temperature=0.1)
   planned = decoding.decode_graph(graph, sinkhorn)
   np.testing.assert_allclose(
-    decoding.confidences(planned, sinkhorn), np.exp(planned.scores[[0, 3]]), rtol=1e-6
+    confidence.confidences(planned, sinkhorn), np.exp(planned.scores[[0, 3]]), rtol=1e-6
   )
   unmatched = dataclasses.replace(decoded, assignment=np.array([0, -1]))
-  assert decoding.confidences(unmatched, cosine)[1] == 0.0
+  assert confidence.confidences(unmatched, cosine)[1] == 0.0
+
+
+def _full_graph(scores: np.ndarray) -> CandidateGraph:
+  n1, n2 = scores.shape
+  rows, cols = (a.ravel().astype(np.int32) for a in np.meshgrid(np.arange(n1), np.arange(n2), indexing="ij"))
+  return CandidateGraph(
+    rows, cols, scores.ravel().astype(np.float32), n1, n2, -np.sort(-scores, 1), -np.sort(-scores.T, 1)
+  )
+
+
+def test_sinkhorn_keeps_each_entity_of_the_smaller_side_at_mass_one():
+  # One KG1 entity, two KG2 entities: its row is the softmax; the spare column is not pulled
+  # up to mass 1 (uniform marginals would give the row mass 2).
+  graph = _full_graph(np.array([[0.9, 0.1]]))
+  plan = np.exp(decoding.sinkhorn_scores(graph, graph.scores, temperature=0.1, iterations=50))
+  np.testing.assert_allclose(
+    plan, [np.exp(9) / (np.exp(9) + np.exp(1)), np.exp(1) / (np.exp(9) + np.exp(1))], rtol=1e-5
+  )
+  transposed = _full_graph(np.array([[0.9], [0.1]]))  # the same with the sides swapped
+  np.testing.assert_allclose(
+    np.exp(decoding.sinkhorn_scores(transposed, transposed.scores, 0.1, 50)), plan, rtol=1e-5
+  )
+
+
+def test_pair_features_are_the_probability_logit_and_both_margins():
+  graph = _full_graph(np.array([[0.9, 0.1], [0.2, 0.8]]))
+  cosine = decoding.Decoder(scoring="cosine", sinkhorn_temperature=0.1)
+  decoded = decoding.decode_graph(graph, cosine)
+  features, rows = confidence.pair_features(decoded, cosine)
+  assert rows.tolist() == [0, 1]
+  np.testing.assert_allclose(features[:, 0], [9 - 1, 8 - 2], rtol=1e-5)  # logit of a 2-way softmax
+  np.testing.assert_allclose(features[:, 1], [0.9 - 0.1, 0.8 - 0.2], rtol=1e-5)  # row margins
+  np.testing.assert_allclose(features[:, 2], [0.9 - 0.2, 0.8 - 0.1], rtol=1e-5)  # column margins
+  # the identity calibration on the logit gives back the decoder probability
+  identity = dataclasses.replace(cosine, calibration=(1.0, 0.0, 0.0, 0.0))
+  np.testing.assert_allclose(
+    confidence.confidences(decoded, identity), confidence.confidences(decoded, cosine)
+  )
+  shifted = dataclasses.replace(cosine, calibration=(0.0, 10.0, 0.0, -7.0))  # sigmoid(10 * row margin - 7)
+  np.testing.assert_allclose(
+    confidence.confidences(decoded, shifted), 1 / (1 + np.exp(-np.array([1.0, -1.0]))), rtol=1e-5
+  )
+
+
+def test_the_calibration_fit_recovers_a_known_logistic_model():
+  rng = np.random.default_rng(0)
+  features = rng.normal(size=(20000, 3))
+  truth = np.array([1.5, -2.0, 0.5, 0.3])
+  correct = rng.random(20000) < 1 / (1 + np.exp(-(features @ truth[:3] + truth[3])))
+  np.testing.assert_allclose(confidence.fit(features, correct, l2=0.0), truth, atol=0.08)

@@ -16,7 +16,7 @@ import time
 import ml_collections
 import numpy as np
 
-from selfmea_jax.matching import consistency, decoding, metrics
+from selfmea_jax.matching import confidence, consistency, decoding, metrics
 from selfmea_jax.matching.metrics import CONVENTIONS
 
 
@@ -101,22 +101,23 @@ def decision_report(
   threshold: float,
   links: np.ndarray,
   dangling: np.ndarray,
-) -> dict[str, float]:
+) -> dict:
   """How the all-entity decoding's confidences and decisions (match at confidence >=
   threshold) fare on the gold: links [q, 2] (sources with a counterpart) and dangling [d]
   (sources without). calibration/ece: expected calibration error of the confidence as the
-  probability that the decoded partner is the gold one, on the linked sources; coverage/*:
+  probability that the decoded partner is the gold one, on the linked sources, and
+  calibration/reliability its diagram [(mean confidence, accuracy, count)]; coverage/*:
   precision of the most confident share of all these decisions (a matched dangling source is
   wrong); end_to_end/* and detection/* (matching/metrics.abstention_metrics)."""
   if not len(links):
     return {}
-  confidence = decoding.confidences(decoded, decoder)
-  match = (decoded.assignment >= 0) & (confidence >= threshold)
+  probability, match = confidence.decisions(decoded, decoder, threshold)
   correct = decoded.assignment[links[:, 0]] == links[:, 1]
   sources = np.concatenate([links[:, 0], dangling]).astype(np.int64)
   right = np.concatenate([correct, np.zeros(len(dangling), bool)])
   return {
-    "calibration/ece": metrics.expected_calibration_error(confidence[links[:, 0]], correct),
-    **metrics.precision_at_coverage(confidence[sources], right),
+    "calibration/ece": metrics.expected_calibration_error(probability[links[:, 0]], correct),
+    "calibration/reliability": metrics.reliability(probability[links[:, 0]], correct),
+    **metrics.precision_at_coverage(probability[sources], right),
     **metrics.abstention_metrics(decoded.assignment, match, links, np.asarray(dangling, np.int64)),
   }

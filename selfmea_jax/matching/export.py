@@ -6,7 +6,8 @@ import numpy as np
 
 from selfmea_jax import files
 from selfmea_jax.data.kg import AlignmentTask
-from selfmea_jax.matching.decoding import NEAREST, Decoded, Decoder, confidences, confident_pairs
+from selfmea_jax.matching.confidence import decisions
+from selfmea_jax.matching.decoding import NEAREST, Decoded, Decoder, confident_pairs
 
 HEADER = ("kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual", "confidence", "decision")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -22,17 +23,17 @@ def alignment_rows(
 ) -> list[tuple]:
   """One row per KG1 entity: ids and names of both sides, the plain cosine of the pair, the
   rank-1 margin (best minus second-best candidate score of the row), whether the pair is
-  also mutual best under the candidate scores, the confidence (decoding.confidences: a
+  also mutual best under the candidate scores, the confidence (matching/confidence.py: a
   probability) and the decision (`match` at confidence >= threshold, else `no_match`). An
   unmatched row has an empty KG2 side and confidence 0."""
   graph = decoded.graph
   cosine = dict(zip(graph.rows.astype(np.int64) * graph.num_cols + graph.cols, decoded.cosine.tolist()))
   mutual = {tuple(p) for p in confident_pairs(decoded).tolist()}
-  confidence = confidences(decoded, decoder)
+  confidence, match = decisions(decoded, decoder, threshold)
   rows = []
   for i, (j, margin) in enumerate(zip(decoded.assignment.tolist(), graph.row_margins.tolist())):
     left = (task.kg1.uris[i], task.kg1.names[i])
-    decision = "match" if j >= 0 and confidence[i] >= threshold else "no_match"
+    decision = "match" if match[i] else "no_match"
     if j < 0:
       rows.append((*left, "", "", "", f"{margin:.6f}", "0", "0.000000", decision))
     else:

@@ -80,27 +80,40 @@ def abstention_metrics(
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
   """sum_b |B_b| / n * |mean confidence - accuracy| over equal-width confidence bins."""
-  confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
-  which = np.minimum((confidence * bins).astype(int), bins - 1)
-  total = 0.0
-  for b in range(bins):
-    inside = which == b
-    if inside.any():
-      total += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
-  return float(total)
+  total = len(np.asarray(confidence))
+  return float(sum(count / total * abs(c - a) for c, a, count in reliability(confidence, correct, bins)))
+
+
+def coverage_curve(confidence: np.ndarray, correct: np.ndarray, coverages) -> list[tuple[float, float]]:
+  """[(coverage c, precision of the c most confident share of the decisions)]."""
+  order = np.argsort(-np.asarray(confidence), kind="stable")
+  hits = np.cumsum(np.asarray(correct, np.float64)[order])
+  out = []
+  for coverage in coverages:
+    count = max(1, round(coverage * len(hits)))
+    out.append((float(coverage), float(hits[count - 1] / count) if len(hits) else float("nan")))
+  return out
 
 
 def precision_at_coverage(
   confidence: np.ndarray, correct: np.ndarray, coverages=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ) -> dict[str, float]:
   """{'coverage/<c>': precision of the c most confident share of the decisions}."""
-  order = np.argsort(-np.asarray(confidence), kind="stable")
-  hits = np.asarray(correct, np.float64)[order]
-  out = {}
-  for coverage in coverages:
-    count = max(1, round(coverage * len(hits)))
-    out[f"coverage/{coverage:.1f}"] = float(hits[:count].mean()) if len(hits) else float("nan")
-  return out
+  return {f"coverage/{c:.1f}": p for c, p in coverage_curve(confidence, correct, coverages)}
+
+
+def reliability(
+  confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> list[tuple[float, float, int]]:
+  """[(mean confidence, accuracy, count)] of each equal-width confidence bin with decisions
+  (the reliability diagram; expected_calibration_error is their count-weighted gap)."""
+  confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
+  which = np.minimum((confidence * bins).astype(int), bins - 1)
+  return [
+    (float(confidence[which == b].mean()), float(correct[which == b].mean()), int((which == b).sum()))
+    for b in range(bins)
+    if (which == b).any()
+  ]
 
 
 def graph_ranks(
