@@ -3,7 +3,8 @@
   from selfmea_jax import api
   table = api.align_triples(triples1, triples2, links=None, workdir="runs/mine")
   table = api.align_folder("my_pair", workdir="runs/mine", overrides={"align.self_training_rounds": 0})
-  table.rows[0]  # {'kg1_id': ..., 'kg1_name': ..., 'kg2_id': ..., 'kg2_name': ..., 'cosine': ...}
+  table.rows[0]  # {'kg1_id': ..., 'kg2_name': ..., 'confidence': ..., 'decision': 'match', ...}
+  table.review   # <workdir>/review.html: open it in a browser
 
 Triples are (head URI, relation URI, tail URI); links (optional) are (KG1 URI, KG2 URI) gold
 pairs, used for evaluation only; names (optional) map a URI to its name (default: from the
@@ -31,11 +32,13 @@ Triple = tuple[str, str, str]
 
 @dataclasses.dataclass(frozen=True)
 class AlignmentTable:
-  """One row per KG1 entity (the columns of alignment.tsv) and the run's results."""
+  """One row per KG1 entity (the columns of alignment.tsv), the run's results, and the paths of
+  alignment.tsv and review.html (the page for reviewing the least confident decisions)."""
 
   rows: list[dict]
   results: dict
   path: str
+  review: str
 
   @property
   def columns(self) -> tuple[str, ...]:
@@ -63,7 +66,7 @@ def align_folder(
     result = aligner.align(config, workdir)
   decoder, threshold = Decoder.from_config(config.decoding), config.decoding.match_threshold
   rows = [dict(zip(HEADER, row)) for row in alignment_rows(result.task, result.decoded, decoder, threshold)]
-  return AlignmentTable(rows, result.report, result.report["alignment"])
+  return AlignmentTable(rows, result.report, result.report["alignment"], result.report["review"])
 
 
 def align_triples(

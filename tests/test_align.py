@@ -163,6 +163,7 @@ def test_rounds_share_one_data_load_and_eval_decodes_again_without_training(tmp_
   assert sorted(os.listdir(tmp_path / "run")) == [
     "alignment.tsv",
     "results.json",
+    "review.html",
     "self_training_1",
     "self_training_2",
   ]  # one results.json: the rounds write none of their own
@@ -172,6 +173,26 @@ def test_rounds_share_one_data_load_and_eval_decodes_again_without_training(tmp_
     assert again.report["final"][key] == trained.report["final"][key], key
   with pytest.raises(InputError, match="no trained self-training round 1"):
     run.align(config, str(tmp_path / "empty"), mode="eval")
+
+
+def test_a_round_is_kept_only_if_the_label_free_signal_rises(tmp_path, monkeypatch):
+  config = _stage_config(tmp_path)
+  config.data.synthetic.num_entities = 300
+  config.align.self_training_rounds = 3
+  config.align.trainer.num_epochs = 1
+  signals = iter([0.5, 0.6, 0.55])  # round 1 raises the signal, round 2 lowers it
+  monkeypatch.setattr(run, "stage_signal", lambda *a: next(signals))
+  report = run.align(config, str(tmp_path / "run")).report
+  # round 2 is set aside, and round 3 would train again on round 1's pseudo-seeds: not run
+  assert [s["kept"] for s in report["stages"]] == [True, True, False]
+  assert report["views"][-1] == "trained1" and "trained2" not in report["views"]
+  assert report["final"]["stage"] == "+ self-training round 1"
+  assert not os.path.exists(tmp_path / "run" / "self_training_3")
+  signals = iter([0.5, 0.4])  # eval decodes again; here round 1 does not help either
+  report = run.align(config, str(tmp_path / "run"), mode="eval").report
+  assert [s["kept"] for s in report["stages"]] == [True, False]
+  assert report["final"]["stage"] == report["stages"][0]["stage"]
+  assert report["views"] == report["stages"][0]["stage"].split("+")
 
 
 def test_centering_removes_the_shared_direction():

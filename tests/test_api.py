@@ -39,7 +39,11 @@ def test_two_kgs_in_memory_give_one_row_per_kg1_entity(tmp_path):
     ("Allemagne", "Allemagne"),  # KG2's Germany, named Allemagne by names2
   }
   assert table.results["final"]["all/decoded_accuracy"] == 1.0
-  assert os.path.exists(table.path) and os.path.exists(tmp_path / "input" / "rel_triples_1")
+  assert (
+    os.path.exists(table.path)
+    and os.path.exists(table.review)
+    and os.path.exists(tmp_path / "input" / "rel_triples_1")
+  )
 
 
 def test_the_api_checks_what_the_command_line_checks(tmp_path):

@@ -1,7 +1,10 @@
 """Every config file loads; the Colab notebook is valid and runs an existing config."""
 
+import ast
+import dataclasses
 import glob
 import importlib.util
+import inspect
 import json
 import os
 import subprocess
@@ -10,7 +13,7 @@ import sys
 import pytest
 
 from configs import default
-from selfmea_jax import config_checks, config_files, run_config
+from selfmea_jax import api, config_checks, config_files, run_config
 from selfmea_jax.errors import InputError
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -175,3 +178,26 @@ def test_config_keys_are_listed_from_the_cli_and_configs_load_from_any_directory
     cwd=tmp_path,
   )
   assert ran.returncode == 0, ran.stderr[-400:]
+
+
+def test_the_notebook_uses_the_python_api_as_it_is():
+  with open(os.path.join(ROOT, "experiments", "colab_ja_en.ipynb"), encoding="utf-8") as f:
+    sources = ["".join(c["source"]) for c in json.load(f)["cells"] if c["cell_type"] == "code"]
+  calls, attributes = set(), set()
+  for source in sources:
+    if "api." not in source:
+      continue
+    for node in ast.walk(ast.parse(source)):
+      if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and getattr(node.func.value, "id", "") == "api"
+      ):
+        calls.add(node.func.attr)
+        signature = inspect.signature(getattr(api, node.func.attr))
+        signature.bind(*node.args, **{k.arg: None for k in node.keywords})  # the arguments exist
+      if isinstance(node, ast.Attribute) and getattr(node.value, "id", "") == "table":
+        attributes.add(node.attr)
+  assert calls == {"align_triples", "align_folder"}
+  fields = {f.name for f in dataclasses.fields(api.AlignmentTable)}
+  assert attributes and attributes <= fields, attributes - fields

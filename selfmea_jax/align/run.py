@@ -31,8 +31,10 @@ from selfmea_jax.data.load import Dataset, load
 from selfmea_jax.errors import InputError
 from selfmea_jax.features.names import name_encoder_kwargs
 from selfmea_jax.matching import consistency, decoding
+from selfmea_jax.matching.confidence import confidences, decisions
 from selfmea_jax.matching.conventions import DecodingPlan, decision_report, decode_conventions
 from selfmea_jax.matching.export import write_alignment
+from selfmea_jax.matching.review import write_review
 from selfmea_jax.train import input_pipeline, loop, pseudo_seeds
 from selfmea_jax.train.encode import encode_pair
 from selfmea_jax.train.restore import restore_best
@@ -52,6 +54,10 @@ class ViewSet:
     self.names.append(name)
     self.matrices.append(tuple(map(fusion.center_rows, matrices)) if center else matrices)
     self.weights.append(weight)
+
+  def drop_last(self) -> None:
+    for values in (self.names, self.matrices, self.weights):
+      values.pop()
 
   def fuse(self, edges, hop_weights) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(self.weights) / np.sum(self.weights)
@@ -135,6 +141,12 @@ def round_workdir(workdir: str, round_index: int) -> str:
   return os.path.join(workdir, f"self_training_{round_index}")
 
 
+def _require_round(workdir: str, round_index: int) -> None:
+  directory = os.path.join(round_workdir(workdir, round_index), "checkpoints")
+  if not os.path.isdir(directory):
+    raise InputError(f"no trained self-training round {round_index}: run --mode=train first", directory)
+
+
 def trained_view(
   trainer_cfg: ml_collections.ConfigDict, inputs, task, seeds: np.ndarray, workdir: str, mode: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
@@ -154,6 +166,13 @@ def trained_view(
   return encode_pair(trainer_cfg, model, params, inputs), {"best_epoch": meta["best_epoch"]}
 
 
+def stage_signal(decoded: decoding.Decoded, decoder: decoding.Decoder) -> float:
+  """The label-free signal that keeps a stage: the mean confidence of the decoded pairs over
+  all KG1 entities (an unmatched entity counts 0), i.e. the expected share of KG1 entities
+  whose decoded partner is right. A self-training round is kept only if it raises it."""
+  return float(np.mean(confidences(decoded, decoder)))
+
+
 def align(
   config: ml_collections.ConfigDict, workdir: str, mode: str = "train", dataset: Dataset | None = None
 ) -> AlignerResult:
@@ -162,11 +181,8 @@ def align(
   if mode not in MODES:
     raise InputError(f"unknown mode {mode!r}; choose one of {MODES}")
   cfg = config.align
-  if mode != "train":  # decode again from what the workdir stores: every round must be there
-    for round_index in range(1, cfg.self_training_rounds + 1):
-      directory = os.path.join(round_workdir(workdir, round_index), "checkpoints")
-      if not os.path.isdir(directory):
-        raise InputError(f"no trained self-training round {round_index}: run --mode=train first", directory)
+  if mode != "train" and cfg.self_training_rounds:  # decode again from what the workdir stores
+    _require_round(workdir, 1)
   started = time.time()
   timings, report = {}, {"pipeline": "aligner", "mode": mode, "stages": []}
   t = time.time()
@@ -193,7 +209,12 @@ def align(
   step_times = {}
   results, full = decode_conventions(*fused, task.test_links, task.valid_links, plan, adjacencies, step_times)
   timings.update({f"round0/{k}": v for k, v in step_times.items()})
-  _stage(report, "+".join(view_set.names), results, time.time() - t)
+  kept_signal = stage_signal(full, plan.decoder)
+  _stage(
+    report, "+".join(view_set.names), {**results, "signal/expected_precision": kept_signal}, time.time() - t
+  )
+  report["stages"][-1]["kept"] = True
+  final = report["stages"][-1]
   trainer_cfg, inputs = trainer_config(config), None
   train_view = views.parse_view(cfg.trainer.name_view)
   for round_index in range(1, cfg.self_training_rounds + 1):
@@ -209,6 +230,8 @@ def align(
       len(seeds),
       "unknown: no gold links" if known is None else f"{known:.3f}",
     )
+    if mode != "train":
+      _require_round(workdir, round_index)
     if inputs is None:  # built once: the trainer's name input is one of the loaded views
       names = raw_views.get(train_view.name) or _view(config, dataset, train_view)
       inputs = input_pipeline.build_inputs(trainer_cfg, dataset, names)
@@ -220,14 +243,27 @@ def align(
     view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight, cfg.center_views)
     fused = view_set.fuse(edges, hop_weights)
     step_times = {}
-    results, full = decode_conventions(
+    results, decoded = decode_conventions(
       *fused, task.test_links, task.valid_links, plan, adjacencies, step_times
     )
     timings.update({f"round{round_index}/{k}": v for k, v in step_times.items()})
     info["trainer/best_epoch"] = train_results["best_epoch"]
+    info["signal/expected_precision"] = signal = stage_signal(decoded, plan.decoder)
     _stage(report, f"+ self-training round {round_index}", {**results, **info}, time.time() - t)
-    report["stages"][-1]["trainer"] = train_results
-  report["final"] = {k: v for k, v in report["stages"][-1].items() if k != "trainer"}
+    report["stages"][-1].update(trainer=train_results, kept=signal > kept_signal)
+    if signal > kept_signal:
+      full, kept_signal, final = decoded, signal, report["stages"][-1]
+    else:  # set aside; a next round would train again on the same pseudo-seeds: stop here
+      view_set.drop_last()
+      logging.info(
+        "round %d not kept: expected precision %.4f <= %.4f of the kept stage (label-free); "
+        "no further rounds",
+        round_index,
+        signal,
+        kept_signal,
+      )
+      break
+  report["final"] = {k: v for k, v in final.items() if k != "trainer"}
   report["decisions"] = decision_report(
     full, plan.decoder, config.decoding.match_threshold, task.test_links, task.dangling1
   )
@@ -239,6 +275,16 @@ def align(
   if mode == "train":
     files.write_json(os.path.join(workdir, "results.json"), report)
   if mode in ("train", "export"):
+    threshold = config.decoding.match_threshold
     path = os.path.join(workdir, "alignment.tsv")
-    report["alignment"] = write_alignment(task, full, path, plan.decoder, config.decoding.match_threshold)
+    report["alignment"] = write_alignment(task, full, path, plan.decoder, threshold)
+    gold = np.concatenate([task.valid_links, task.test_links]).reshape(-1, 2)
+    report["review"] = write_review(
+      os.path.join(workdir, "review.html"),
+      task,
+      full,
+      *decisions(full, plan.decoder, threshold),
+      adjacencies,
+      gold,
+    )
   return AlignerResult(report, task, full)
