@@ -32,8 +32,11 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
 
 
 def name_encoder_kwargs(config: ml_collections.ConfigDict, encoder: str) -> dict:
-  """Constructor arguments of a name encoder that come from the config (LaBSE's model path)."""
-  return {"model_path": config.data.labse_path} if encoder == "labse" else {}
+  """Constructor arguments of a name encoder that come from the config (LaBSE's model path,
+  the JAX e5's converted weights' directory)."""
+  if encoder == "labse":
+    return {"model_path": config.data.labse_path}
+  return {"cache_dir": config.data.cache_dir} if encoder == "e5jax" else {}
 
 
 def to_file_order(values: list[str], source_rows: np.ndarray) -> list[str]:

