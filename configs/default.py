@@ -128,4 +128,16 @@ def get_config() -> ml_collections.ConfigDict:
   c.align.trainer.num_epochs = 2  # -> train.num_epochs
   c.align.trainer.nca_weight = 1.0  # -> train.nca_weight (NCA on the decoded pseudo-seeds)
   c.align.trainer.seed_fraction = 1.0  # of the decoded, mutually best pairs (by margin) handed over
+  # Each round may also fine-tune the JAX e5 name encoder on the same pseudo-seeds
+  # (train/name_finetune.py); its vectors replace the view `replace_view` (or join as a view).
+  c.align.finetune = ml_collections.ConfigDict()
+  c.align.finetune.enabled = False
+  c.align.finetune.steps = 200  # contrastive steps per round
+  c.align.finetune.batch_size = 64  # pairs per step (in-batch negatives)
+  c.align.finetune.learning_rate = 2e-5  # AdamW; the word embeddings stay frozen
+  c.align.finetune.temperature = 0.05  # InfoNCE temperature
+  c.align.finetune.queue_batches = 4  # earlier batches' KG2 vectors kept as extra negatives
+  c.align.finetune.max_length = 32  # tokens per name while training (encoding is not cut)
+  c.align.finetune.source = "uri"  # uri | translated: the names it reads
+  c.align.finetune.replace_view = "e5:uri"  # the view its vectors replace ('' = a view of its own)
   return c

@@ -33,6 +33,7 @@ CHOICES = {  # key -> allowed values
   "decoding.assignment": decoding.ASSIGNMENTS,
   "decoding.search": approximate.METHODS,
   "train.seed_search": approximate.METHODS,
+  "align.finetune.source": NAME_SOURCES,
 }
 RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "train.batch_size": (1, None, "> 0"),
@@ -72,6 +73,12 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "align.trainer.num_epochs": (0, None, ">= 0"),
   "align.trainer.nca_weight": (0.0, None, ">= 0"),
   "align.trainer.seed_fraction": (1e-12, 1.0, "in (0, 1]"),
+  "align.finetune.steps": (0, None, ">= 0"),
+  "align.finetune.batch_size": (2, None, ">= 2"),
+  "align.finetune.learning_rate": (0.0, None, ">= 0"),
+  "align.finetune.temperature": (1e-12, None, "> 0"),
+  "align.finetune.queue_batches": (0, None, ">= 0"),
+  "align.finetune.max_length": (3, 512, "in [3, 512]"),
 }
 
 
@@ -121,6 +128,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for text in config.align.views:
       views.parse_view(text)
     _check_trainer_view(config)
+  replaced = config.align.finetune.replace_view
+  if config.align.finetune.enabled and replaced and replaced not in config.align.views:
+    raise InputError(
+      f"--config.align.finetune.replace_view={replaced!r} is not one of align.views "
+      f"{tuple(config.align.views)}"
+    )
   if config.align.view_weights and len(config.align.view_weights) != len(config.align.views):
     raise InputError(
       f"--config.align.view_weights: {len(config.align.view_weights)} weights for "

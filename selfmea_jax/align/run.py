@@ -25,6 +25,7 @@ import numpy as np
 
 from selfmea_jax import files, run_config
 from selfmea_jax.align import fusion, views
+from selfmea_jax.align.finetuned_view import finetuned_view
 from selfmea_jax.align.propagation import normalised_edges
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.data.load import Dataset, load
@@ -55,9 +56,13 @@ class ViewSet:
     self.matrices.append(tuple(map(fusion.center_rows, matrices)) if center else matrices)
     self.weights.append(weight)
 
-  def drop_last(self) -> None:
-    for values in (self.names, self.matrices, self.weights):
-      values.pop()
+  def replace(self, index: int, name: str, matrices, center: bool = False) -> None:
+    """The view at index gets another name and matrices (its weight stays)."""
+    self.names[index] = name
+    self.matrices[index] = tuple(map(fusion.center_rows, matrices)) if center else matrices
+
+  def copy(self) -> ViewSet:
+    return ViewSet(list(self.names), list(self.matrices), list(self.weights))
 
   def fuse(self, edges, hop_weights) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(self.weights) / np.sum(self.weights)
@@ -181,8 +186,8 @@ def align(
   if mode not in MODES:
     raise InputError(f"unknown mode {mode!r}; choose one of {MODES}")
   cfg = config.align
-  if mode != "train" and cfg.self_training_rounds:  # decode again from what the workdir stores
-    _require_round(workdir, 1)
+  if mode != "train" and cfg.self_training_rounds and cfg.trained_view_weight > 0:
+    _require_round(workdir, 1)  # decode again from what the workdir stores
   started = time.time()
   timings, report = {}, {"pipeline": "aligner", "mode": mode, "stages": []}
   t = time.time()
@@ -230,31 +235,45 @@ def align(
       len(seeds),
       "unknown: no gold links" if known is None else f"{known:.3f}",
     )
-    if mode != "train":
-      _require_round(workdir, round_index)
-    if inputs is None:  # built once: the trainer's name input is one of the loaded views
-      names = raw_views.get(train_view.name) or _view(config, dataset, train_view)
-      inputs = input_pipeline.build_inputs(trainer_cfg, dataset, names)
-    trained, train_results = trained_view(
-      trainer_cfg, inputs, task, seeds, round_workdir(workdir, round_index), mode
-    )
-    timings[f"round{round_index}/train_s"] = time.time() - t
+    kept_views = view_set.copy()
     base_weight = np.mean(view_set.weights[: len(cfg.views)])
-    view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight, cfg.center_views)
+    train_results = {}
+    if cfg.trained_view_weight > 0:  # the SelfMEA trainer's view
+      if mode != "train":
+        _require_round(workdir, round_index)
+      if inputs is None:  # built once: the trainer's name input is one of the loaded views
+        names = raw_views.get(train_view.name) or _view(config, dataset, train_view)
+        inputs = input_pipeline.build_inputs(trainer_cfg, dataset, names)
+      trained, train_results = trained_view(
+        trainer_cfg, inputs, task, seeds, round_workdir(workdir, round_index), mode
+      )
+      view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight, cfg.center_views)
+      info["trainer/best_epoch"] = train_results["best_epoch"]
+    if cfg.finetune.enabled:  # the name encoder fine-tuned on the same pseudo-seeds
+      tuned, tune_results = finetuned_view(
+        config, task, seeds, os.path.join(round_workdir(workdir, round_index), "name_finetune"), mode
+      )
+      info.update({f"finetune/{k}": v for k, v in tune_results.items() if isinstance(v, float)})
+      if cfg.finetune.replace_view:
+        view_set.replace(
+          cfg.views.index(cfg.finetune.replace_view), f"e5ft{round_index}", tuned, cfg.center_views
+        )
+      else:
+        view_set.add(f"e5ft{round_index}", tuned, base_weight, cfg.center_views)
+    timings[f"round{round_index}/train_s"] = time.time() - t
     fused = view_set.fuse(edges, hop_weights)
     step_times = {}
     results, decoded = decode_conventions(
       *fused, task.test_links, task.valid_links, plan, adjacencies, step_times
     )
     timings.update({f"round{round_index}/{k}": v for k, v in step_times.items()})
-    info["trainer/best_epoch"] = train_results["best_epoch"]
     info["signal/expected_precision"] = signal = stage_signal(decoded, plan.decoder)
     _stage(report, f"+ self-training round {round_index}", {**results, **info}, time.time() - t)
     report["stages"][-1].update(trainer=train_results, kept=signal > kept_signal)
     if signal > kept_signal:
       full, kept_signal, final = decoded, signal, report["stages"][-1]
     else:  # set aside; a next round would train again on the same pseudo-seeds: stop here
-      view_set.drop_last()
+      view_set = kept_views
       logging.info(
         "round %d not kept: expected precision %.4f <= %.4f of the kept stage (label-free); "
         "no further rounds",

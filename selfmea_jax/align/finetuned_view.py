@@ -1,0 +1,72 @@
+"""One self-training round's fine-tuned e5 view: the JAX e5 encoder fine-tuned on the round's
+pseudo-seeds (train/name_finetune.py), then every name of both KGs encoded with it.
+
+Everything lives in `<round workdir>/name_finetune/`: the fingerprint (the seeds and the
+settings; another one is refused), the orbax checkpoints (resumed), and the encoded view
+(view_kg1.npy, view_kg2.npy), which eval and export read back instead of training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import ml_collections
+import numpy as np
+
+from selfmea_jax import files, run_config
+from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.errors import InputError
+from selfmea_jax.features import bert_encoder
+from selfmea_jax.features.names import capped, kg_names
+from selfmea_jax.train import name_finetune
+
+
+def settings(config: ml_collections.ConfigDict) -> name_finetune.Settings:
+  cfg = config.align.finetune
+  return name_finetune.Settings(
+    steps=cfg.steps,
+    batch_size=cfg.batch_size,
+    learning_rate=cfg.learning_rate,
+    temperature=cfg.temperature,
+    queue_batches=cfg.queue_batches,
+    max_length=cfg.max_length,
+    seed=config.seed,
+  )
+
+
+def _view_paths(workdir: str) -> tuple[str, str]:
+  return tuple(os.path.join(workdir, f"view_kg{k}.npy") for k in (1, 2))
+
+
+def finetuned_view(
+  config: ml_collections.ConfigDict, task: AlignmentTask, seeds: np.ndarray, workdir: str, mode: str
+) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+  """(([n1, 384], [n2, 384]) unit rows, info) of the encoder fine-tuned on seeds [p, 2]."""
+  paths = _view_paths(workdir)
+  if mode != "train":
+    if not all(os.path.exists(p) for p in paths):
+      raise InputError("no fine-tuned name view: run --mode=train first", workdir)
+    return tuple(np.load(p) for p in paths), {}
+  chosen = settings(config)
+  run_config.check_or_save_json(
+    os.path.join(workdir, "fingerprint.json"),
+    {
+      "seeds_sha256": hashlib.sha256(np.ascontiguousarray(seeds).tobytes()).hexdigest(),
+      "settings": json.loads(json.dumps(chosen.__dict__)),
+      "source": config.align.finetune.source,
+    },
+    "this name fine-tuning was started from other pseudo-seeds or other settings",
+  )
+  if all(os.path.exists(p) for p in paths):
+    return tuple(np.load(p) for p in paths), {}
+  source = config.align.finetune.source
+  names1 = capped(kg_names(task.kg1, source), "KG1 names")
+  names2 = capped(kg_names(task.kg2, source), "KG2 names")
+  encoder = bert_encoder.e5_jax_encoder(config.data.cache_dir)
+  tuned, info = name_finetune.finetune(encoder, names1, names2, seeds, chosen, workdir)
+  view = (tuned(names1), tuned(names2))
+  for path, matrix in zip(paths, view):
+    files.write_atomically(path, lambda f, m=matrix: np.save(f, m), binary=True)
+  return view, info

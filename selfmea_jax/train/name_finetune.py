@@ -1,0 +1,178 @@
+"""Fine-tuning the JAX e5 name encoder on pseudo-seed pairs (issue 17).
+
+A contrastive step as in SelfKG: each KG1 name of a batch of pairs must be nearest its KG2
+partner among the batch's partners and a FIFO queue of earlier batches' partners (stop
+gradient), and the other way round within the batch (InfoNCE at `temperature`). The word
+embeddings (96M of e5-small's 118M parameters) stay frozen; the rest trains with AdamW. One
+compiled shape: batches of `batch_size` pairs padded or cut to `max_length` tokens.
+
+Checkpointed with orbax every `checkpoint_every` steps and resumable; Ctrl-C saves the last
+completed step (interrupts.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from absl import logging
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from selfmea_jax import checkpointing, interrupts, rng_streams
+from selfmea_jax.features import bert_encoder
+
+FROZEN = ("embeddings/word_embeddings",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  steps: int = 200
+  batch_size: int = 64
+  learning_rate: float = 2e-5
+  temperature: float = 0.05
+  queue_batches: int = 4
+  max_length: int = 32
+  checkpoint_every: int = 50
+  seed: int = 0
+
+
+def split(params: dict, frozen: tuple[str, ...] = FROZEN) -> tuple[dict, dict]:
+  """(trainable, frozen) flat {path: array} dicts of a params tree."""
+  flat = flax.traverse_util.flatten_dict(params, sep="/")
+  fixed = {k: v for k, v in flat.items() if k.startswith(frozen)}
+  return {k: v for k, v in flat.items() if k not in fixed}, fixed
+
+
+def merged(trainable: dict, fixed: dict) -> dict:
+  return flax.traverse_util.unflatten_dict({**trainable, **fixed}, sep="/")
+
+
+def info_nce(left: jnp.ndarray, right: jnp.ndarray, queue: jnp.ndarray, temperature: float) -> jnp.ndarray:
+  """Symmetric InfoNCE of unit rows left [b, H] and right [b, H] (row i's positive is row i):
+  left against right + queue [q, H], right against left."""
+  labels = jnp.arange(left.shape[0])
+  forward = jnp.concatenate([left @ right.T, left @ queue.T], axis=1) / temperature
+  backward = (right @ left.T) / temperature
+  return 0.5 * (
+    optax.softmax_cross_entropy_with_integer_labels(forward, labels).mean()
+    + optax.softmax_cross_entropy_with_integer_labels(backward, labels).mean()
+  )
+
+
+def make_step(module, optimizer, temperature: float):
+  def loss_fn(trainable, fixed, batch, queue):
+    params = merged(trainable, fixed)
+    left = bert_encoder.mean_pooled(module, params, batch["ids1"], batch["mask1"])
+    right = bert_encoder.mean_pooled(module, params, batch["ids2"], batch["mask2"])
+    return info_nce(left, right, queue, temperature), right
+
+  @functools.partial(jax.jit, donate_argnums=(0,))
+  def step(state, fixed, batch):
+    (loss, right), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state["trainable"], fixed, batch, state["queue"]
+    )
+    updates, opt_state = optimizer.update(grads, state["opt_state"], state["trainable"])
+    queue = jnp.concatenate([jax.lax.stop_gradient(right), state["queue"]])[: state["queue"].shape[0]]
+    return {
+      "trainable": optax.apply_updates(state["trainable"], updates),
+      "opt_state": opt_state,
+      "queue": queue,
+    }, loss
+
+  return step
+
+
+def pad(ids: list[list[int]], length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+  """[n] id lists -> ([n, length] ids, 0/1 mask): cut to length (keeping the final </s>)."""
+  tokens = np.full((len(ids), length), pad_id, np.int32)
+  mask = np.zeros((len(ids), length), np.int32)
+  for row, x in enumerate(ids):
+    x = x if len(x) <= length else [*x[: length - 1], x[-1]]
+    tokens[row, : len(x)], mask[row, : len(x)] = x, 1
+  return tokens, mask
+
+
+def finetune(
+  encoder: bert_encoder.E5Encoder,
+  names1: list[str],
+  names2: list[str],
+  pairs: np.ndarray,
+  settings: Settings,
+  workdir: str,
+) -> tuple[bert_encoder.E5Encoder, dict]:
+  """(the encoder with fine-tuned params, {'loss_first', 'loss_last', 'steps'}). pairs [p, 2]:
+  (KG1 index into names1, KG2 index into names2). Resumes from workdir's checkpoints."""
+  tokenizer = encoder.tokenizer
+  ids1 = pad(
+    tokenizer([bert_encoder.PREFIX + names1[i] for i in pairs[:, 0]]), settings.max_length, tokenizer.pad
+  )
+  ids2 = pad(
+    tokenizer([bert_encoder.PREFIX + names2[j] for j in pairs[:, 1]]), settings.max_length, tokenizer.pad
+  )
+  # copies: the state is donated to each step, and the encoder keeps its own params
+  trainable, fixed = split(
+    jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params)
+  )
+  optimizer = optax.adamw(settings.learning_rate)
+  hidden = encoder.module.config.hidden_size
+  queue = jnp.asarray(_random_unit(settings.seed, settings.queue_batches * settings.batch_size, hidden))
+  state = {"trainable": trainable, "opt_state": optimizer.init(trainable), "queue": queue}
+  mngr = checkpointing.manager(workdir, keep=1)
+  restored = checkpointing.restore(mngr, _saved(state)) if mngr.all_steps() else None
+  start, losses = 0, []
+  if restored is not None:
+    start, saved, meta = restored
+    state = {**state, **saved}
+    losses = meta["losses"]
+    logging.info("name fine-tuning: resuming at step %d of %d", start, settings.steps)
+  step_fn = make_step(encoder.module, optimizer, settings.temperature)
+  try:
+    with interrupts.deferred():
+      for step in tqdm(
+        range(start, settings.steps), desc="fine-tuning e5", initial=start, total=settings.steps
+      ):
+        rows = rng_streams.name_finetune(settings.seed, step).choice(
+          len(pairs), settings.batch_size, replace=len(pairs) < settings.batch_size
+        )
+        batch = {"ids1": ids1[0][rows], "mask1": ids1[1][rows], "ids2": ids2[0][rows], "mask2": ids2[1][rows]}
+        interrupts.check()
+        with interrupts.shield():
+          state, loss = step_fn(state, fixed, batch)
+        losses.append(float(loss))
+        if (step + 1) % settings.checkpoint_every == 0 or step + 1 == settings.steps:
+          with interrupts.shield():
+            checkpointing.save(mngr, step + 1, _saved(state), {"losses": losses})
+  except KeyboardInterrupt:
+    with interrupts.shield():
+      checkpointing.save(mngr, len(losses), _saved(state), {"losses": losses})
+      mngr.wait_until_finished()
+    raise KeyboardInterrupt(
+      f"name fine-tuning saved at step {len(losses)} in {workdir}; rerun to resume"
+    ) from None
+  finally:
+    mngr.wait_until_finished()
+    mngr.close()
+  params = merged(state["trainable"], fixed)
+  dtype = jax.tree_util.tree_leaves(encoder.params)[0].dtype
+  tuned = dataclasses.replace(encoder, params=jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params))
+  return tuned, {
+    "steps": len(losses),
+    "loss_first": losses[0] if losses else None,
+    "loss_last": losses[-1] if losses else None,
+  }
+
+
+def _saved(state: dict) -> dict:
+  """The state as checkpointed: an empty queue (queue_batches 0) is left out (orbax cannot
+  write zero-size arrays)."""
+  return state if state["queue"].size else {k: v for k, v in state.items() if k != "queue"}
+
+
+def _random_unit(seed: int, rows: int, dim: int) -> np.ndarray:
+  x = rng_streams.name_finetune_queue(seed).normal(size=(rows, dim)).astype(np.float32)
+  return x / np.linalg.norm(x, axis=1, keepdims=True)
