@@ -50,14 +50,14 @@ def _timed(fn) -> float:
   return time.perf_counter() - start
 
 
-def padded_tokens(encoder: bert_encoder.E5Encoder, names: list[str]) -> tuple[int, int]:
+def padded_tokens(encoder: bert_encoder.BertEncoder, names: list[str]) -> tuple[int, int]:
   """(real tokens, tokens after bucket padding) of encoding `names`."""
-  ids = encoder.tokenizer([bert_encoder.PREFIX + n for n in names])
+  ids = encoder.token_ids(names)
   padded = sum(t.shape[0] * t.shape[1] for _, t, _ in bert_encoder.padded_batches(ids, encoder.batch_size, 1))
   return sum(map(len, ids)), padded
 
 
-def flops_per_token(encoder: bert_encoder.E5Encoder, length: int = 16) -> float:
+def flops_per_token(encoder: bert_encoder.BertEncoder, length: int = 16) -> float:
   c = encoder.module.config
   dense = c.num_hidden_layers * (4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size)
   attention = c.num_hidden_layers * 2 * length * c.hidden_size

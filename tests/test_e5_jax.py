@@ -43,12 +43,12 @@ def test_the_flax_params_tree_is_transformers_bert_layout():
   assert params["embeddings"]["position_embeddings"]["embedding"].shape == (4, 8)
   ids = np.array([[1, 2, 3, 0]], np.int32)
   mask = np.array([[1, 1, 1, 0]], np.int32)
-  pooled = np.asarray(bert_encoder.mean_pooled(bert_encoder.bert_module(shape), params, ids, mask))
+  pooled = np.asarray(bert_encoder.pooled(bert_encoder.bert_module(shape), params, ids, mask))
   assert pooled.shape == (1, 8) and np.isclose(np.linalg.norm(pooled), 1.0)
   changed = ids.copy()
   changed[0, 3] = 7  # a padded position has no influence
   np.testing.assert_allclose(
-    bert_encoder.mean_pooled(bert_encoder.bert_module(shape), params, changed, mask), pooled, rtol=1e-6
+    bert_encoder.pooled(bert_encoder.bert_module(shape), params, changed, mask), pooled, rtol=1e-6
   )
 
 
@@ -119,3 +119,18 @@ def test_a_round_fine_tunes_e5_replaces_its_view_and_eval_reads_it_back(tmp_path
   config.align.finetune.learning_rate = 1e-4  # other settings: the round refuses to resume
   with pytest.raises(InputError, match="other pseudo-seeds or other settings"):
     run.align(config, str(tmp_path / "run"))
+
+
+def test_labse_runs_on_the_same_encoder_and_fine_tuning_code(tmp_path):
+  from selfmea_jax.train import name_finetune
+  from tests.test_features import tiny_bert_dir
+
+  encoder = bert_encoder.labse_encoder(tiny_bert_dir(str(tmp_path / "bert")), batch_size=4)
+  assert encoder.pooling == "pooler" and encoder.token_ids(["ab"])[0][0] == 2  # [CLS] first
+  names1, names2 = ["alpha", "beta", "gamma", "delta"], ["alpha", "beta", "gamma", "delta"]
+  settings = name_finetune.Settings(steps=2, batch_size=4, queue_batches=1, checkpoint_every=1)
+  tuned, info = name_finetune.finetune(
+    encoder, names1, names2, np.stack([np.arange(4)] * 2, 1), settings, str(tmp_path / "ft")
+  )
+  assert info["steps"] == 2 and tuned(names1).shape == (4, 32)
+  assert not np.allclose(tuned(names1), encoder(names1))

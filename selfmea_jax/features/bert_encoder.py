@@ -1,5 +1,9 @@
-"""multilingual-e5-small in JAX: the XLM-R unigram tokenizer (`tokenizers`) and transformers'
-FlaxBertModel with the weights of features/e5_weights.py; `query: ` prefix, mean pooling.
+"""BERT-shaped sentence encoders in JAX on transformers' FlaxBertModule, one code path:
+
+- e5 (multilingual-e5-small): the XLM-R unigram tokenizer (`tokenizers`) and the weights of
+  features/e5_weights.py; `query: ` prefix, mean pooling;
+- LaBSE (the papers' encoder, when its weights are present): its own WordPiece tokenizer and
+  weights through transformers, the pooler output.
 
 Encoding is jitted over length buckets: names are sorted by token count and batched, each
 batch padded to the next bucket length (a few compiled shapes in all), computed in
@@ -8,9 +12,10 @@ batch padded to the next bucket length (a few compiled shapes in all), computed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import dataclasses
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -67,14 +72,17 @@ def bert_module(shape: e5_weights.BertShape, compute_dtype=jnp.float32):
   return FlaxBertModel(config, add_pooling_layer=False, dtype=compute_dtype, _do_init=False).module
 
 
-def mean_pooled(module, params, ids: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
-  """[b, L] ids and 0/1 mask -> [b, H] unit mean of the last hidden states over the mask."""
+def pooled(module, params, ids: jnp.ndarray, mask: jnp.ndarray, pooling: str = "mean") -> jnp.ndarray:
+  """[b, L] ids and 0/1 mask -> [b, H] unit rows: the mean of the last hidden states over the
+  mask (e5), or the pooler output (LaBSE)."""
   positions = jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape)
-  hidden = module.apply(
-    {"params": params}, ids, mask, jnp.zeros_like(ids), positions, None, deterministic=True
-  ).last_hidden_state.astype(jnp.float32)
-  mean = (hidden * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1)
-  return mean / jnp.maximum(jnp.linalg.norm(mean, axis=-1, keepdims=True), 1e-12)
+  out = module.apply({"params": params}, ids, mask, jnp.zeros_like(ids), positions, None, deterministic=True)
+  if pooling == "pooler":
+    vector = out.pooler_output.astype(jnp.float32)
+  else:
+    hidden = out.last_hidden_state.astype(jnp.float32)
+    vector = (hidden * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1)
+  return vector / jnp.maximum(jnp.linalg.norm(vector, axis=-1, keepdims=True), 1e-12)
 
 
 def bucket_length(length: int) -> int:
@@ -96,34 +104,67 @@ def padded_batches(ids: list[list[int]], batch_size: int, pad: int):
 
 
 @dataclasses.dataclass
-class E5Encoder:
-  """Callable [n] names -> [n, H] float32 unit rows."""
+class BertEncoder:
+  """Callable [n] names -> [n, H] float32 unit rows. tokenize: [n] texts -> [n] id lists
+  (special tokens included); prefix: put before every name (e5's `query: `)."""
 
   module: object
   params: dict
-  tokenizer: UnigramTokenizer
+  tokenize: Callable[[Sequence[str]], list[list[int]]]
+  pad_id: int
+  pooling: str = "mean"
+  prefix: str = ""
   batch_size: int = 128
+  label: str = "names"
+
+  def token_ids(self, names: Sequence[str]) -> list[list[int]]:
+    return self.tokenize([self.prefix + n for n in names])
 
   @functools.cached_property
   def _encode(self):
-    return jax.jit(functools.partial(mean_pooled, self.module))
+    return jax.jit(functools.partial(pooled, self.module, pooling=self.pooling))
 
   def __call__(self, names: Sequence[str]) -> np.ndarray:
-    ids = self.tokenizer([PREFIX + n for n in names])
+    ids = self.token_ids(names)
     out = np.zeros((len(names), self.module.config.hidden_size), np.float32)
-    batches = padded_batches(ids, self.batch_size, self.tokenizer.pad)
     total = -(-len(names) // self.batch_size)
-    for chosen, tokens, mask in tqdm(
-      batches, total=total, desc="e5 (JAX) names", unit="batch", disable=total < 4
-    ):
+    batches = padded_batches(ids, self.batch_size, self.pad_id)
+    for chosen, tokens, mask in tqdm(batches, total=total, desc=self.label, unit="batch", disable=total < 4):
       out[chosen] = np.asarray(self._encode(self.params, tokens, mask))[: len(chosen)]
     return out
 
 
-def e5_jax_encoder(cache_dir: str = "cache", batch_size: int = 128, compute_dtype: str = "") -> E5Encoder:
+def _dtype(compute_dtype: str) -> str:
+  return compute_dtype or ("float32" if jax.default_backend() == "cpu" else "bfloat16")
+
+
+def e5_jax_encoder(cache_dir: str = "cache", batch_size: int = 128, compute_dtype: str = "") -> BertEncoder:
   """The JAX e5 encoder (weights converted once into cache_dir). compute_dtype: float32 or
   bfloat16 ('' = bfloat16 on GPU / TPU, float32 on the CPU)."""
-  dtype = compute_dtype or ("float32" if jax.default_backend() == "cpu" else "bfloat16")
+  dtype = _dtype(compute_dtype)
   shape, vocab, params = e5_weights.load(cache_dir)
   params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
-  return E5Encoder(bert_module(shape, jnp.dtype(dtype)), params, UnigramTokenizer(vocab), batch_size)
+  tokenizer = UnigramTokenizer(vocab)
+  module = bert_module(shape, jnp.dtype(dtype))
+  return BertEncoder(module, params, tokenizer, tokenizer.pad, "mean", PREFIX, batch_size, "e5 (JAX) names")
+
+
+def labse_encoder(
+  model_path: str, max_length: int = 64, batch_size: int = 128, compute_dtype: str = ""
+) -> BertEncoder:
+  """LaBSE (or any BERT checkpoint) from a local directory or the hub: its tokenizer and
+  weights through transformers, the pooler output. Raises OSError / ValueError when absent."""
+  from transformers import AutoTokenizer, FlaxBertModel  # lazy: optional heavy dependency
+
+  local_only = os.path.isdir(model_path)
+  tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=local_only)
+  dtype = jnp.dtype(_dtype(compute_dtype))
+  model = FlaxBertModel.from_pretrained(model_path, local_files_only=local_only, dtype=dtype)
+
+  def tokenize(texts: Sequence[str]) -> list[list[int]]:
+    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+
+  params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), model.params)
+  return BertEncoder(
+    model.module, params, tokenize, tokenizer.pad_token_id, "pooler", "", batch_size, "LaBSE names"
+  )

@@ -89,27 +89,22 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
 
 
 def labse_encoder(model_path: str = "setu4993/LaBSE", max_length: int = 64) -> Encoder:
-  """LaBSE (or any BERT) sentence embedding = pooler output of FlaxBertModel."""
-  from transformers import (
-    AutoTokenizer,
-    FlaxBertModel,
-  )  # lazy: optional heavy dependency: loaded only for this encoder
+  """LaBSE (or any BERT) sentence embedding = pooler output, on the JAX BERT encoder that
+  also runs e5 (features/bert_encoder.py)."""
+  from selfmea_jax.features import bert_encoder  # lazy: loads transformers' Flax BERT
 
-  local_only = os.path.isdir(model_path) or not hub_reachable()  # no minute of retries offline
+  if not os.path.isdir(model_path) and not hub_reachable():  # no minute of retries offline
+    raise InputError(
+      f"cannot load a BERT/LaBSE model from {model_path!r}: not a local directory, and the "
+      "model hub is not reachable"
+    )
   try:
-    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=local_only)
-    model = FlaxBertModel.from_pretrained(model_path, local_files_only=local_only)
+    return bert_encoder.labse_encoder(model_path, max_length)
   except (OSError, ValueError) as e:
     raise InputError(
       f"cannot load a BERT/LaBSE model and tokenizer from {model_path!r} "
       f"(a local directory, or a hub name when the hub is reachable): {e}"
     ) from None
-
-  def encode(names: Sequence[str]) -> np.ndarray:
-    tokens = tokenizer(list(names), padding=True, truncation=True, max_length=max_length, return_tensors="np")
-    return np.asarray(model(**tokens).pooler_output)
-
-  return encode
 
 
 ENCODERS = {

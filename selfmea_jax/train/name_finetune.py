@@ -64,11 +64,11 @@ def info_nce(left: jnp.ndarray, right: jnp.ndarray, queue: jnp.ndarray, temperat
   )
 
 
-def make_step(module, optimizer, temperature: float):
+def make_step(module, optimizer, temperature: float, pooling: str = "mean"):
   def loss_fn(trainable, fixed, batch, queue):
     params = merged(trainable, fixed)
-    left = bert_encoder.mean_pooled(module, params, batch["ids1"], batch["mask1"])
-    right = bert_encoder.mean_pooled(module, params, batch["ids2"], batch["mask2"])
+    left = bert_encoder.pooled(module, params, batch["ids1"], batch["mask1"], pooling)
+    right = bert_encoder.pooled(module, params, batch["ids2"], batch["mask2"], pooling)
     return info_nce(left, right, queue, temperature), right
 
   @functools.partial(jax.jit, donate_argnums=(0,))
@@ -98,22 +98,17 @@ def pad(ids: list[list[int]], length: int, pad_id: int) -> tuple[np.ndarray, np.
 
 
 def finetune(
-  encoder: bert_encoder.E5Encoder,
+  encoder: bert_encoder.BertEncoder,
   names1: list[str],
   names2: list[str],
   pairs: np.ndarray,
   settings: Settings,
   workdir: str,
-) -> tuple[bert_encoder.E5Encoder, dict]:
+) -> tuple[bert_encoder.BertEncoder, dict]:
   """(the encoder with fine-tuned params, {'loss_first', 'loss_last', 'steps'}). pairs [p, 2]:
   (KG1 index into names1, KG2 index into names2). Resumes from workdir's checkpoints."""
-  tokenizer = encoder.tokenizer
-  ids1 = pad(
-    tokenizer([bert_encoder.PREFIX + names1[i] for i in pairs[:, 0]]), settings.max_length, tokenizer.pad
-  )
-  ids2 = pad(
-    tokenizer([bert_encoder.PREFIX + names2[j] for j in pairs[:, 1]]), settings.max_length, tokenizer.pad
-  )
+  ids1 = pad(encoder.token_ids([names1[i] for i in pairs[:, 0]]), settings.max_length, encoder.pad_id)
+  ids2 = pad(encoder.token_ids([names2[j] for j in pairs[:, 1]]), settings.max_length, encoder.pad_id)
   # copies: the state is donated to each step, and the encoder keeps its own params
   trainable, fixed = split(
     jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params)
@@ -130,7 +125,7 @@ def finetune(
     state = {**state, **saved}
     losses = meta["losses"]
     logging.info("name fine-tuning: resuming at step %d of %d", start, settings.steps)
-  step_fn = make_step(encoder.module, optimizer, settings.temperature)
+  step_fn = make_step(encoder.module, optimizer, settings.temperature, encoder.pooling)
   try:
     with interrupts.deferred():
       for step in tqdm(
