@@ -95,11 +95,12 @@ def get_config() -> ml_collections.ConfigDict:
   # aligner's every stage. Metrics: h1 / h10 / mrr rank the gold partner under `scoring`;
   # decoded_accuracy is the share of sources whose 1-to-1 decoded partner is the gold one.
   c.decoding = ml_collections.ConfigDict()
-  c.decoding.scoring = "cosine"  # cosine | csls | sinkhorn (transport plan of the CSLS scores)
+  c.decoding.scoring = "cosine"  # cosine | csls | sinkhorn (transport plan on the candidate graph)
   c.decoding.assignment = "greedy"  # greedy | hungarian: the decoded alignment
   c.decoding.csls_k = 10  # scoring csls: neighbours of the local-density terms
   c.decoding.sinkhorn_temperature = 0.02  # scoring sinkhorn: entropic temperature
   c.decoding.sinkhorn_iterations = 100  # scoring sinkhorn: log-domain row/column normalisations
+  c.decoding.sinkhorn_csls_weight = 0.0  # scoring sinkhorn: kernel cos - w (r1 + r2) / 2 (CSLS's hub terms)
   c.decoding.candidates_k = 50  # top-k each way: the sparse candidate graph
   c.decoding.search = "auto"  # exact | flat | ivf | hnsw | auto (exact up to 4e9 query x candidate pairs)
   c.decoding.search_target_recall = 0.99  # approximate search: sampled recall@k it must reach

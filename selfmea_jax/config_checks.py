@@ -63,6 +63,7 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "decoding.search_target_recall": (0.0, 1.0, "in [0, 1]"),
   "decoding.sinkhorn_temperature": (1e-12, None, "> 0"),
   "decoding.sinkhorn_iterations": (1, None, ">= 1"),
+  "decoding.sinkhorn_csls_weight": (0.0, 1.0, "in [0, 1]"),
   "decoding.consistency_weight": (0.0, None, ">= 0"),
   "decoding.consistency_rounds": (0, None, ">= 0"),
   "decoding.match_threshold": (0.0, 1.0, "in [0, 1]"),

@@ -37,6 +37,7 @@ class Decoder:
   csls_k: int = 10
   sinkhorn_temperature: float = 0.02
   sinkhorn_iterations: int = 100
+  sinkhorn_csls_weight: float = 0.0  # sinkhorn_kernel: share of the CSLS hub correction
   calibration: tuple[float, ...] = ()  # matching/confidence.py: () = the decoder probability
 
   @classmethod
@@ -121,18 +122,29 @@ def sinkhorn_scores(
   return np.asarray(plan)
 
 
+def sinkhorn_kernel(graph: CandidateGraph, decoder: Decoder) -> np.ndarray:
+  """[e] cos - w (r1 + r2) / 2, w = decoder.sinkhorn_csls_weight: 0 the cosine, 1 the CSLS
+  score halved (the cosine's scale, so the temperature keeps its meaning). Part of the hub
+  correction inside the plan keeps Sinkhorn within .005 of the best simple decoder when KG2 is
+  2x or 4x larger than KG1 (BUILD_NOTES, issue 16)."""
+  if decoder.sinkhorn_csls_weight == 0:
+    return graph.scores
+  r1, r2 = csls_density(graph.row_top, decoder.csls_k), csls_density(graph.col_top, decoder.csls_k)
+  penalty = (r1[graph.rows] + r2[graph.cols]) / 2
+  return (graph.scores - decoder.sinkhorn_csls_weight * penalty).astype(np.float32)
+
+
 def rescore(graph: CandidateGraph, decoder: Decoder) -> np.ndarray:
-  """[e] entry scores under decoder.scoring: cosine | csls | sinkhorn, the log transport plan
-  of the CSLS scores halved (cos - (r1 + r2) / 2: the cosine's scale, the temperature
-  unchanged). The hub correction inside the plan is what keeps Sinkhorn the best of the three
-  when KG2 is 2x or 4x larger than KG1 (BUILD_NOTES, issue 16)."""
+  """[e] entry scores under decoder.scoring: cosine | csls | sinkhorn (the log transport plan
+  of sinkhorn_kernel)."""
   if decoder.scoring == "cosine":
     return graph.scores
   if decoder.scoring == "csls":
     return csls_scores(graph, decoder.csls_k)
-  if decoder.scoring == "sinkhorn":  # the kernel of the hub-corrected (CSLS) scores, cosine scale
-    kernel = csls_scores(graph, decoder.csls_k) / 2
-    return sinkhorn_scores(graph, kernel, decoder.sinkhorn_temperature, decoder.sinkhorn_iterations)
+  if decoder.scoring == "sinkhorn":
+    return sinkhorn_scores(
+      graph, sinkhorn_kernel(graph, decoder), decoder.sinkhorn_temperature, decoder.sinkhorn_iterations
+    )
   raise InputError(f"unknown scoring {decoder.scoring!r}; choose one of {SCORINGS}")
 
 
