@@ -183,3 +183,11 @@ def test_the_calibration_fit_recovers_a_known_logistic_model():
   truth = np.array([1.5, -2.0, 0.5, 0.3])
   correct = rng.random(20000) < 1 / (1 + np.exp(-(features @ truth[:3] + truth[3])))
   np.testing.assert_allclose(confidence.fit(features, correct, l2=0.0), truth, atol=0.08)
+
+
+def test_the_sinkhorn_kernel_runs_from_the_cosine_to_half_the_csls_score():
+  graph = _full_graph(np.array([[0.9, 0.1, 0.3], [0.2, 0.8, 0.4]]))
+  for weight in (0.0, 0.5, 1.0):
+    decoder = decoding.Decoder(scoring="sinkhorn", csls_k=2, sinkhorn_csls_weight=weight)
+    expected = graph.scores - weight * (graph.scores - decoding.csls_scores(graph, 2) / 2)
+    np.testing.assert_allclose(decoding.sinkhorn_kernel(graph, decoder), expected, rtol=1e-6)
