@@ -8,6 +8,7 @@ settings; another one is refused), the orbax checkpoints (resumed), and the enco
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,16 +25,10 @@ from selfmea_jax.train import name_finetune
 
 
 def settings(config: ml_collections.ConfigDict) -> name_finetune.Settings:
+  """The fine-tuning settings: the keys of align.finetune that Settings has, and the seed."""
   cfg = config.align.finetune
-  return name_finetune.Settings(
-    steps=cfg.steps,
-    batch_size=cfg.batch_size,
-    learning_rate=cfg.learning_rate,
-    temperature=cfg.temperature,
-    queue_batches=cfg.queue_batches,
-    max_length=cfg.max_length,
-    seed=config.seed,
-  )
+  names = [f.name for f in dataclasses.fields(name_finetune.Settings) if f.name in cfg]
+  return name_finetune.Settings(**{name: cfg[name] for name in names}, seed=config.seed)
 
 
 def _view_paths(workdir: str) -> tuple[str, str]:
