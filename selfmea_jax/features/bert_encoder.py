@@ -89,6 +89,19 @@ def bucket_length(length: int) -> int:
   return next((b for b in BUCKETS if b >= length), BUCKETS[-1])
 
 
+def padded(
+  ids: list[list[int]], length: int, pad: int, rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+  """[n] id lists -> ([rows, length] ids, 0/1 mask), rows >= n (default n; the rest empty);
+  a list longer than length is cut, keeping its final token (</s>, [SEP])."""
+  tokens = np.full((rows or len(ids), length), pad, np.int32)
+  mask = np.zeros((rows or len(ids), length), np.int32)
+  for row, x in enumerate(ids):
+    x = x if len(x) <= length else [*x[: length - 1], x[-1]]
+    tokens[row, : len(x)], mask[row, : len(x)] = x, 1
+  return tokens, mask
+
+
 def padded_batches(ids: list[list[int]], batch_size: int, pad: int):
   """Yields (positions [b], ids [batch_size, L], mask) over the texts sorted by length; each
   batch padded to its bucket length, the last one with empty rows."""
@@ -96,11 +109,7 @@ def padded_batches(ids: list[list[int]], batch_size: int, pad: int):
   for start in range(0, len(order), batch_size):
     chosen = order[start : start + batch_size]
     length = bucket_length(max(len(ids[i]) for i in chosen))
-    tokens = np.full((batch_size, length), pad, np.int32)
-    mask = np.zeros((batch_size, length), np.int32)
-    for row, i in enumerate(chosen):
-      tokens[row, : len(ids[i])], mask[row, : len(ids[i])] = ids[i], 1
-    yield chosen, tokens, mask
+    yield (chosen, *padded([ids[i] for i in chosen], length, pad, batch_size))
 
 
 @dataclasses.dataclass

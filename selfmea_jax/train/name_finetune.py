@@ -87,16 +87,6 @@ def make_step(module, optimizer, temperature: float, pooling: str = "mean"):
   return step
 
 
-def pad(ids: list[list[int]], length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-  """[n] id lists -> ([n, length] ids, 0/1 mask): cut to length (keeping the final </s>)."""
-  tokens = np.full((len(ids), length), pad_id, np.int32)
-  mask = np.zeros((len(ids), length), np.int32)
-  for row, x in enumerate(ids):
-    x = x if len(x) <= length else [*x[: length - 1], x[-1]]
-    tokens[row, : len(x)], mask[row, : len(x)] = x, 1
-  return tokens, mask
-
-
 def finetune(
   encoder: bert_encoder.BertEncoder,
   names1: list[str],
@@ -107,8 +97,12 @@ def finetune(
 ) -> tuple[bert_encoder.BertEncoder, dict]:
   """(the encoder with fine-tuned params, {'loss_first', 'loss_last', 'steps'}). pairs [p, 2]:
   (KG1 index into names1, KG2 index into names2). Resumes from workdir's checkpoints."""
-  ids1 = pad(encoder.token_ids([names1[i] for i in pairs[:, 0]]), settings.max_length, encoder.pad_id)
-  ids2 = pad(encoder.token_ids([names2[j] for j in pairs[:, 1]]), settings.max_length, encoder.pad_id)
+  ids1 = bert_encoder.padded(
+    encoder.token_ids([names1[i] for i in pairs[:, 0]]), settings.max_length, encoder.pad_id
+  )
+  ids2 = bert_encoder.padded(
+    encoder.token_ids([names2[j] for j in pairs[:, 1]]), settings.max_length, encoder.pad_id
+  )
   # copies: the state is donated to each step, and the encoder keeps its own params
   trainable, fixed = split(
     jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params)
