@@ -40,22 +40,21 @@ def finetuned_view(
 ) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
   """(([n1, 384], [n2, 384]) unit rows, info) of the encoder fine-tuned on seeds [p, 2]."""
   paths = _view_paths(workdir)
-  if mode != "train":
-    if not all(os.path.exists(p) for p in paths):
-      raise InputError("no fine-tuned name view: run --mode=train first", workdir)
-    return tuple(np.load(p) for p in paths), {}
   chosen = settings(config)
-  run_config.check_or_save_json(
-    os.path.join(workdir, "fingerprint.json"),
-    {
-      "seeds_sha256": hashlib.sha256(np.ascontiguousarray(seeds).tobytes()).hexdigest(),
-      "settings": json.loads(json.dumps(chosen.__dict__)),
-      "source": config.align.finetune.source,
-    },
-    "this name fine-tuning was started from other pseudo-seeds or other settings",
-  )
-  if all(os.path.exists(p) for p in paths):
+  if mode == "train":
+    run_config.check_or_save_json(
+      os.path.join(workdir, "fingerprint.json"),
+      {
+        "seeds_sha256": hashlib.sha256(np.ascontiguousarray(seeds).tobytes()).hexdigest(),
+        "settings": json.loads(json.dumps(chosen.__dict__)),
+        "source": config.align.finetune.source,
+      },
+      "this name fine-tuning was started from other pseudo-seeds or other settings",
+    )
+  if all(os.path.exists(p) for p in paths):  # encoded already: eval, export, or a rerun
     return tuple(np.load(p) for p in paths), {}
+  if mode != "train":
+    raise InputError("no fine-tuned name view: run --mode=train first", workdir)
   source = config.align.finetune.source
   names1 = capped(kg_names(task.kg1, source), "KG1 names")
   names2 = capped(kg_names(task.kg2, source), "KG2 names")

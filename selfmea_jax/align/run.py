@@ -283,9 +283,9 @@ def align(
       )
       break
   report["final"] = {k: v for k, v in final.items() if k != "trainer"}
-  report["decisions"] = decision_report(
-    full, plan.decoder, config.decoding.match_threshold, task.test_links, task.dangling1
-  )
+  threshold = config.decoding.match_threshold
+  decided = decisions(full, plan.decoder, threshold)  # (confidence, match): report and review
+  report["decisions"] = decision_report(full, *decided, task.test_links, task.dangling1)
   report["views"] = view_set.names
   report["view_weights"] = [float(w / np.sum(view_set.weights)) for w in view_set.weights]
   timings["total_s"] = time.time() - started
@@ -294,7 +294,6 @@ def align(
   if mode == "train":
     files.write_json(os.path.join(workdir, "results.json"), report)
   if mode in ("train", "export"):
-    threshold = config.decoding.match_threshold
     path = os.path.join(workdir, "alignment.tsv")
     report["alignment"] = write_alignment(task, full, path, plan.decoder, threshold)
     gold = np.concatenate([task.valid_links, task.test_links]).reshape(-1, 2)
@@ -302,7 +301,7 @@ def align(
       os.path.join(workdir, "review.html"),
       task,
       full,
-      *decisions(full, plan.decoder, threshold),
+      *decided,
       adjacencies,
       gold,
     )

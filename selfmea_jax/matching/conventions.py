@@ -16,7 +16,7 @@ import time
 import ml_collections
 import numpy as np
 
-from selfmea_jax.matching import confidence, consistency, decoding, metrics
+from selfmea_jax.matching import consistency, decoding, metrics
 from selfmea_jax.matching.metrics import CONVENTIONS
 
 
@@ -97,13 +97,13 @@ def decode_conventions(
 
 def decision_report(
   decoded: decoding.Decoded,
-  decoder: decoding.Decoder,
-  threshold: float,
+  probability: np.ndarray,
+  match: np.ndarray,
   links: np.ndarray,
   dangling: np.ndarray,
 ) -> dict:
-  """How the all-entity decoding's confidences and decisions (match at confidence >=
-  threshold) fare on the gold: links [q, 2] (sources with a counterpart) and dangling [d]
+  """How the all-entity decoding's confidences and decisions ([num_rows] each, from
+  matching/confidence.decisions) fare on the gold: links [q, 2] (sources with a counterpart) and dangling [d]
   (sources without). calibration/ece: expected calibration error of the confidence as the
   probability that the decoded partner is the gold one, on the linked sources, and
   calibration/reliability its diagram [(mean confidence, accuracy, count)]; coverage/*:
@@ -111,7 +111,6 @@ def decision_report(
   wrong); end_to_end/* and detection/* (matching/metrics.abstention_metrics)."""
   if not len(links):
     return {}
-  probability, match = confidence.decisions(decoded, decoder, threshold)
   correct = decoded.assignment[links[:, 0]] == links[:, 1]
   sources = np.concatenate([links[:, 0], dangling]).astype(np.int64)
   right = np.concatenate([correct, np.zeros(len(dangling), bool)])
