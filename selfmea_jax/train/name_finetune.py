@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from selfmea_jax import checkpointing, interrupts, rng_streams
 from selfmea_jax.features import bert_encoder
+from selfmea_jax.features.text_encoders import l2_normalise
 
 FROZEN = ("embeddings/word_embeddings",)
 
@@ -163,5 +164,4 @@ def _saved(state: dict) -> dict:
 
 
 def _random_unit(seed: int, rows: int, dim: int) -> np.ndarray:
-  x = rng_streams.name_finetune_queue(seed).normal(size=(rows, dim)).astype(np.float32)
-  return x / np.linalg.norm(x, axis=1, keepdims=True)
+  return l2_normalise(rng_streams.name_finetune_queue(seed).normal(size=(rows, dim)).astype(np.float32))
