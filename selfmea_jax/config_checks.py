@@ -80,6 +80,8 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "align.finetune.temperature": (1e-12, None, "> 0"),
   "align.finetune.queue_batches": (0, None, ">= 0"),
   "align.finetune.max_length": (3, 512, "in [3, 512]"),
+  "align.finetune.max_epochs": (1e-9, None, "> 0"),
+  "align.finetune.train_layers": (0, None, ">= 0"),
 }
 
 

