@@ -140,6 +140,21 @@ def test_self_training_refuses_checkpoints_from_other_pseudo_seeds(tmp_path):
     run._check_fingerprint(str(tmp_path), {"seeds_sha256": "b", "config": {"x": 1}})
 
 
+def test_trainer_fingerprint_ignores_the_aligners_own_keys_but_not_the_trainers(tmp_path):
+  config = _stage_config(tmp_path)
+  seeds = np.array([[0, 1], [2, 3]])
+  base = run.trainer_fingerprint(run.trainer_config(config), seeds)
+  config.align.self_training_rounds += 2  # more rounds, other fine-tuning: the round resumes
+  config.align.finetune.steps += 1
+  config.workdir = "elsewhere"
+  assert run.trainer_fingerprint(run.trainer_config(config), seeds) == base
+  config.align.trainer.num_epochs += 1  # the trainer's own settings (via align.trainer): refused
+  assert run.trainer_fingerprint(run.trainer_config(config), seeds) != base
+  assert run.trainer_fingerprint(run.trainer_config(config), seeds[:1]) != run.trainer_fingerprint(
+    run.trainer_config(config), seeds
+  )
+
+
 def test_trainer_view_must_be_a_cached_encoder_and_is_checked_up_front(tmp_path):
   config = _stage_config(tmp_path)
   config.align.trainer.name_view = "literal:uri"

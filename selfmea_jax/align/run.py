@@ -72,11 +72,13 @@ class ViewSet:
 @dataclasses.dataclass(frozen=True)
 class AlignerResult:
   """report: the JSON-able results (stages, final, views, timings; each round's trainer
-  results nested in its stage); task and decoded: the final all-entity decoding."""
+  results nested in its stage); task and decoded: the final all-entity decoding; decided:
+  its (confidence [n1], match [n1])."""
 
   report: dict
   task: AlignmentTask
   decoded: decoding.Decoded
+  decided: tuple[np.ndarray, np.ndarray]
 
 
 def trainer_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -142,6 +144,17 @@ def _check_fingerprint(workdir: str, fingerprint: dict) -> None:
   )
 
 
+def trainer_fingerprint(trainer_cfg: ml_collections.ConfigDict, seeds: np.ndarray) -> dict:
+  """What a round's trainer depends on: its pseudo-seeds and its config, less the aligner's
+  own keys (align.*: the views, the rounds, the fine-tuning; the trainer reads its overrides
+  from trainer_config's copy) and the workdir, so that changing those resumes the round."""
+  config = json.loads(trainer_cfg.to_json())
+  return {
+    "seeds_sha256": hashlib.sha256(np.ascontiguousarray(seeds).tobytes()).hexdigest(),
+    "config": {k: v for k, v in config.items() if k not in ("align", "workdir")},
+  }
+
+
 def round_workdir(workdir: str, round_index: int) -> str:
   return os.path.join(workdir, f"self_training_{round_index}")
 
@@ -158,13 +171,7 @@ def trained_view(
   """One round's trained encoder embeddings ([n1, E], [n2, E]) and its results: fitted on
   `seeds` (mode train, resuming), or restored from the round's checkpoint (eval / export)."""
   if mode == "train":
-    _check_fingerprint(
-      workdir,
-      {
-        "seeds_sha256": hashlib.sha256(seeds.tobytes()).hexdigest(),
-        "config": json.loads(trainer_cfg.to_json()),
-      },
-    )
+    _check_fingerprint(workdir, trainer_fingerprint(trainer_cfg, seeds))
     outcome = loop.fit(trainer_cfg, workdir, task, inputs, given_seeds=seeds, standalone=False)
     return outcome.embeddings(trainer_cfg), outcome.results
   model, params, meta = restore_best(trainer_cfg, workdir, inputs)
@@ -239,6 +246,7 @@ def align(
     base_weight = np.mean(view_set.weights[: len(cfg.views)])
     train_results = {}
     if cfg.trained_view_weight > 0:  # the SelfMEA trainer's view
+      started_part = time.time()
       if mode != "train":
         _require_round(workdir, round_index)
       if inputs is None:  # built once: the trainer's name input is one of the loaded views
@@ -249,11 +257,14 @@ def align(
       )
       view_set.add(f"trained{round_index}", trained, cfg.trained_view_weight * base_weight, cfg.center_views)
       info["trainer/best_epoch"] = train_results["best_epoch"]
+      timings[f"round{round_index}/trainer_s"] = time.time() - started_part
     if cfg.finetune.enabled:  # the name encoder fine-tuned on the same pseudo-seeds
+      started_part = time.time()
       tuned, tune_results = finetuned_view(
         config, task, seeds, os.path.join(round_workdir(workdir, round_index), "name_finetune"), mode
       )
-      info.update({f"finetune/{k}": v for k, v in tune_results.items() if isinstance(v, float)})
+      timings[f"round{round_index}/finetune_s"] = time.time() - started_part  # + encoding both KGs
+      info.update({f"finetune/{k}": v for k, v in tune_results.items() if isinstance(v, int | float)})
       if cfg.finetune.replace_view:
         view_set.replace(
           cfg.views.index(cfg.finetune.replace_view), f"e5ft{round_index}", tuned, cfg.center_views
@@ -295,7 +306,7 @@ def align(
     files.write_json(os.path.join(workdir, "results.json"), report)
   if mode in ("train", "export"):
     path = os.path.join(workdir, "alignment.tsv")
-    report["alignment"] = write_alignment(task, full, path, plan.decoder, threshold)
+    report["alignment"] = write_alignment(task, full, path, plan.decoder, threshold, decided)
     gold = np.concatenate([task.valid_links, task.test_links]).reshape(-1, 2)
     report["review"] = write_review(
       os.path.join(workdir, "review.html"),
@@ -305,4 +316,4 @@ def align(
       adjacencies,
       gold,
     )
-  return AlignerResult(report, task, full)
+  return AlignerResult(report, task, full, decided)
