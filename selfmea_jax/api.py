@@ -10,7 +10,8 @@ Triples are (head URI, relation URI, tail URI); links (optional) are (KG1 URI, K
 pairs, used for evaluation only; names (optional) map a URI to its name (default: from the
 URI). In-memory KGs are written to `<workdir>/input/` in the OpenEA layout and read back by
 the same loader as the command line, so every check (and every file:line message) applies;
-their name vectors are cached under `<workdir>/cache/`.
+their name vectors are cached under `<workdir>/cache/` (the converted e5 weights stay in the
+usual cache directory, `data.weights_dir`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def align_folder(
   with run_config.training_workdir(config, workdir, input_files(config)):
     result = aligner.align(config, workdir)
   decoder, threshold = Decoder.from_config(config.decoding), config.decoding.match_threshold
-  rows = [dict(zip(HEADER, row)) for row in alignment_rows(result.task, result.decoded, decoder, threshold)]
+  rows = alignment_rows(result.task, result.decoded, decoder, threshold, result.decided)
+  rows = [dict(zip(HEADER, row)) for row in rows]
   return AlignmentTable(rows, result.report, result.report["alignment"], result.report["review"])
 
 
@@ -90,7 +92,11 @@ def align_triples(
   for name, rows in tables.items():
     if rows is not None:
       files.write_text(os.path.join(directory, name), "".join(_tsv_line(row, name) for row in rows))
-  overrides = {"data.cache_dir": os.path.join(workdir, "cache"), **(overrides or {})}  # not shared by name
+  overrides = {  # name vectors: not shared by name; converted model weights: the usual place
+    "data.cache_dir": os.path.join(workdir, "cache"),
+    "data.weights_dir": config_files.load("own_kgs", directory).data.cache_dir,
+    **(overrides or {}),
+  }
   return align_folder(directory, workdir, overrides)
 
 

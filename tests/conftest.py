@@ -56,3 +56,10 @@ def small_run(tmp_path_factory):
   from selfmea_jax.train import loop  # pylint: disable=import-outside-toplevel
 
   return loop.train(make_small_config(), str(tmp_path_factory.mktemp("small_run"))).results
+
+
+@pytest.fixture(scope="session")
+def e5_cache(tmp_path_factory):
+  """One directory for the session's converted JAX e5 weights (7 s to convert, once):
+  data.weights_dir of the tests that run the aligner with its default views."""
+  return tmp_path_factory.mktemp("e5_cache")

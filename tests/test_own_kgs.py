@@ -14,10 +14,11 @@ from selfmea_jax.train import input_pipeline
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "experiments", "tiny_kgs")
 
 
-def _config(directory, tmp_path):
+def _config(directory, tmp_path, weights_dir):
   config = own_kgs.get_config(str(directory))
   config.workdir = str(tmp_path / "run")
   config.data.cache_dir = str(tmp_path / "cache")
+  config.data.weights_dir = str(weights_dir)
   config.train.log_every_steps = 5
   return config
 
@@ -61,20 +62,20 @@ def test_links_linked_twice_are_an_error_with_file_and_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_readme_example_aligns_the_tiny_pair(tmp_path):
-  final = run.align(_config(EXAMPLE, tmp_path), str(tmp_path / "run")).report["final"]
+def test_readme_example_aligns_the_tiny_pair(tmp_path, e5_cache):
+  final = run.align(_config(EXAMPLE, tmp_path, e5_cache), str(tmp_path / "run")).report["final"]
   assert final["all/decoded_accuracy"] == 1.0 and final["test/decoded_accuracy"] == 1.0
   assert final["all/h1"] == 1.0 and final["test/h1"] == 1.0
   assert os.path.exists(tmp_path / "run" / "alignment.tsv")
 
 
 @pytest.mark.slow
-def test_without_gold_links_the_alignment_is_exported_and_nothing_evaluated(tmp_path):
+def test_without_gold_links_the_alignment_is_exported_and_nothing_evaluated(tmp_path, e5_cache):
   data = tmp_path / "data"
   data.mkdir()
   for name in ("rel_triples_1", "rel_triples_2"):
     shutil.copy(os.path.join(EXAMPLE, name), data / name)
-  report = run.align(_config(data, tmp_path), str(tmp_path / "run")).report
+  report = run.align(_config(data, tmp_path, e5_cache), str(tmp_path / "run")).report
   assert not any(key.startswith(("test/", "all/", "valid/")) for stage in report["stages"] for key in stage)
   with open(report["alignment"], encoding="utf-8") as f:
     rows = [line.split("\t") for line in f.read().splitlines()[1:]]
@@ -98,7 +99,7 @@ def test_optional_names_and_attribute_files(tmp_path):
   )
   task = openea.load_openea(str(tmp_path))
   assert "République fédérale d'Allemagne" in task.kg1.names and "Allemagne" not in task.kg1.names
-  config = _config(tmp_path, tmp_path)
+  config = _config(tmp_path, tmp_path, tmp_path)  # hashed names: no weights read
   config.data.name_encoder, config.data.modalities = "hash", ("attribute",)
   _, inputs = input_pipeline.build(config)
   bags = inputs[0].extras["attribute"]

@@ -36,7 +36,12 @@ def name_encoder_kwargs(config: ml_collections.ConfigDict, encoder: str) -> dict
   the JAX e5's converted weights' directory)."""
   if encoder == "labse":
     return {"model_path": config.data.labse_path}
-  return {"cache_dir": config.data.cache_dir} if encoder == "e5jax" else {}
+  return {"cache_dir": weights_dir(config)} if encoder == "e5jax" else {}
+
+
+def weights_dir(config: ml_collections.ConfigDict) -> str:
+  """Where converted model weights are kept: data.weights_dir, or the cache directory."""
+  return config.data.get("weights_dir") or config.data.cache_dir
 
 
 def to_file_order(values: list[str], source_rows: np.ndarray) -> list[str]:
