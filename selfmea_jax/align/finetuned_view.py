@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 
 import ml_collections
 import numpy as np
@@ -20,7 +21,7 @@ from selfmea_jax import files, run_config
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import bert_encoder
-from selfmea_jax.features.names import capped, kg_names
+from selfmea_jax.features.names import capped, kg_names, weights_dir
 from selfmea_jax.train import name_finetune
 
 
@@ -58,9 +59,12 @@ def finetuned_view(
   source = config.align.finetune.source
   names1 = capped(kg_names(task.kg1, source), "KG1 names")
   names2 = capped(kg_names(task.kg2, source), "KG2 names")
-  encoder = bert_encoder.e5_jax_encoder(config.data.cache_dir)
+  encoder = bert_encoder.e5_jax_encoder(weights_dir(config))
+  started = time.time()
   tuned, info = name_finetune.finetune(encoder, names1, names2, seeds, chosen, workdir)
+  info["train_s"], started = time.time() - started, time.time()
   view = (tuned(names1), tuned(names2))
+  info["encode_s"] = time.time() - started
   for path, matrix in zip(paths, view):
     files.write_atomically(path, lambda f, m=matrix: np.save(f, m), binary=True)
   return view, info

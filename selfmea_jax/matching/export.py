@@ -19,17 +19,22 @@ def tsv_field(text: str) -> str:
 
 
 def alignment_rows(
-  task: AlignmentTask, decoded: Decoded, decoder: Decoder = NEAREST, threshold: float = 0.5
+  task: AlignmentTask,
+  decoded: Decoded,
+  decoder: Decoder = NEAREST,
+  threshold: float = 0.5,
+  decided: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple]:
   """One row per KG1 entity: ids and names of both sides, the plain cosine of the pair, the
   rank-1 margin (best minus second-best candidate score of the row), whether the pair is
   also mutual best under the candidate scores, the confidence (matching/confidence.py: a
   probability) and the decision (`match` at confidence >= threshold, else `no_match`). An
-  unmatched row has an empty KG2 side and confidence 0."""
+  unmatched row has an empty KG2 side and confidence 0. decided: the (confidence [n1], match
+  [n1]) of confidence.decisions when already computed."""
   graph = decoded.graph
   cosine = dict(zip(graph.rows.astype(np.int64) * graph.num_cols + graph.cols, decoded.cosine.tolist()))
   mutual = {tuple(p) for p in confident_pairs(decoded).tolist()}
-  confidence, match = decisions(decoded, decoder, threshold)
+  confidence, match = decided if decided is not None else decisions(decoded, decoder, threshold)
   rows = []
   for i, (j, margin) in enumerate(zip(decoded.assignment.tolist(), graph.row_margins.tolist())):
     left = (task.kg1.uris[i], task.kg1.names[i])
@@ -44,8 +49,13 @@ def alignment_rows(
 
 
 def write_alignment(
-  task: AlignmentTask, decoded: Decoded, path: str, decoder: Decoder = NEAREST, threshold: float = 0.5
+  task: AlignmentTask,
+  decoded: Decoded,
+  path: str,
+  decoder: Decoder = NEAREST,
+  threshold: float = 0.5,
+  decided: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> str:
   """Writes `path`: alignment_rows as TSV with a header, atomically. Returns path."""
-  rows = [HEADER, *alignment_rows(task, decoded, decoder, threshold)]
+  rows = [HEADER, *alignment_rows(task, decoded, decoder, threshold, decided)]
   return files.write_text(path, "".join("\t".join(map(tsv_field, row)) + "\n" for row in rows))
