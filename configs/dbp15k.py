@@ -55,10 +55,11 @@ def aligner(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
   c = mea(pair)
   c.workdir = f"runs/{pair}_aligner" + ("_translated" if translated else "")
   c.pipeline = "aligner"
-  c.align.views = ("use:uri", "e5:uri")
+  c.align.views = ("use:uri", "e5jax:uri")  # e5jax: multilingual-e5-small in JAX (issue 17)
   if translated:
-    c.align.views += ("use:translated", "e5:translated", "literal:translated")
-  c.align.trainer.name_view = "e5:translated" if translated else "e5:uri"
+    c.align.views += ("use:translated", "e5jax:translated", "literal:translated")
+  c.align.trainer.name_view = "e5jax:translated" if translated else "e5jax:uri"
+  c.align.finetune.enabled = True  # each round fine-tunes e5 on its pseudo-seeds: one more view
   c.decoding.scoring, c.decoding.assignment = "sinkhorn", "hungarian"
   c.decoding.sinkhorn_temperature = 0.005
   c.decoding.sinkhorn_csls_weight = 0.75  # the best on ja_en 2x / 4x validation pools (issue 16)

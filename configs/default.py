@@ -29,8 +29,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.data.feature_dtype = "float32"  # name caches read by the trainer: float32 | float16 (half the
   #                                  disk and page cache; up-cast to float32 in each batch)
   c.data.cache_dir = "cache"  # feature cache
-  c.data.name_encoder = "use"  # use | e5 | labse | hash
+  c.data.name_encoder = "use"  # use | e5 | e5jax | labse | hash
   c.data.name_source = "uri"  # uri (original language) | translated
+  c.data.weights_dir = ""  # converted model weights (the JAX e5's); '' = cache_dir
   c.data.labse_path = "setu4993/LaBSE"  # local directory or hub name (encoder 'labse')
   c.data.synthetic = ml_collections.ConfigDict(dataclasses.asdict(SyntheticSpec()))
   c.data.modalities = ()  # extra modalities: relation, attribute, image
@@ -132,13 +133,18 @@ def get_config() -> ml_collections.ConfigDict:
   # Each round may also fine-tune the JAX e5 name encoder on the same pseudo-seeds
   # (train/name_finetune.py); its vectors replace the view `replace_view` (or join as a view).
   c.align.finetune = ml_collections.ConfigDict()
-  c.align.finetune.enabled = False
-  c.align.finetune.steps = 200  # contrastive steps per round
+  c.align.finetune.enabled = False  # on in configs/dbp15k.py's aligner (and so for your own KGs)
+  # chosen on ja_en's validation pool (experiments/finetune_sweep.py, BUILD_NOTES issue 17)
+  c.align.finetune.steps = 300  # contrastive steps per round
+  c.align.finetune.max_epochs = 2.0  # fewer steps for few pseudo-seeds: at most 2 passes over them
   c.align.finetune.batch_size = 64  # pairs per step (in-batch negatives)
-  c.align.finetune.learning_rate = 2e-5  # AdamW; the word embeddings stay frozen
+  c.align.finetune.learning_rate = 1e-4  # AdamW
+  c.align.finetune.train_layers = 4  # the top encoder layers that train (0: all but the word embeddings)
   c.align.finetune.temperature = 0.05  # InfoNCE temperature
   c.align.finetune.queue_batches = 4  # earlier batches' KG2 vectors kept as extra negatives
-  c.align.finetune.max_length = 32  # tokens per name while training (encoding is not cut)
+  # tokens per name while training (0.5% of DBP15K names are longer); encoding is not cut
+  c.align.finetune.max_length = 24
   c.align.finetune.source = "uri"  # uri | translated: the names it reads
-  c.align.finetune.replace_view = "e5:uri"  # the view its vectors replace ('' = a view of its own)
+  # '' = a view of its own (weighted as the average name view), or the view it replaces
+  c.align.finetune.replace_view = ""
   return c
