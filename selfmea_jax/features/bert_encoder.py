@@ -129,9 +129,9 @@ class BertEncoder:
   def token_ids(self, names: Sequence[str]) -> list[list[int]]:
     return self.tokenize([self.prefix + n for n in names])
 
-  @functools.cached_property
+  @property
   def _encode(self):
-    return jax.jit(functools.partial(pooled, self.module, pooling=self.pooling))
+    return _jitted_pooled(self.module, self.pooling)
 
   def __call__(self, names: Sequence[str]) -> np.ndarray:
     ids = self.token_ids(names)
@@ -141,6 +141,18 @@ class BertEncoder:
     for chosen, tokens, mask in tqdm(batches, total=total, desc=self.label, unit="batch", disable=total < 4):
       out[chosen] = np.asarray(self._encode(self.params, tokens, mask))[: len(chosen)]
     return out
+
+
+_JITTED: dict[tuple[int, str], tuple[object, Callable]] = {}
+
+
+def _jitted_pooled(module, pooling: str) -> Callable:
+  """One jitted `pooled` per module (Flax modules cannot be hashed): an encoder and its
+  fine-tuned copy share the module, so the copy reuses the compiled length buckets."""
+  key = (id(module), pooling)
+  if key not in _JITTED:  # the module is kept beside its function: its id stays its own
+    _JITTED[key] = (module, jax.jit(functools.partial(pooled, module, pooling=pooling)))
+  return _JITTED[key][1]
 
 
 def _dtype(compute_dtype: str) -> str:
