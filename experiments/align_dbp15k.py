@@ -3,8 +3,12 @@ an ablation on one pair, and where the final alignment still fails (plot by degr
 name similarity).
 
   PYTHONPATH=. python experiments/align_dbp15k.py                       # everything
-  PYTHONPATH=. python experiments/align_dbp15k.py --pairs=ja_en --settings=original --ablation=
-  PYTHONPATH=. python experiments/align_dbp15k.py --pairs= --ablation=ja_en   # the ablation only
+  PYTHONPATH=. python experiments/align_dbp15k.py --pairs=ja_en --settings=original \
+      --ablation= --finetune_ablation=
+  PYTHONPATH=. python experiments/align_dbp15k.py --pairs= --ablation=ja_en --finetune_ablation=
+  PYTHONPATH=. python experiments/align_dbp15k.py --pairs= --ablation= --finetune_ablation=ja_en
+  PYTHONPATH=. python experiments/align_dbp15k.py --pairs= --ablation= --finetune_ablation= \
+      --failures_baseline=zh_en   # the failure plot's frozen-e5 bars
   PYTHONPATH=. python experiments/align_dbp15k.py --report                    # tables from the JSON
 
 Configs: configs/dbp15k.py:<pair>,aligner (original-language names) and
@@ -73,13 +77,28 @@ ABLATION = (  # (label, align overrides); every row: no self-training unless it 
   ("decoding: + neighbour consistency (default)", {}),
 )
 
+FINETUNE_ABLATION = (  # (label, align overrides, workdir): issue 17's self-training rows
+  ("1 round: frozen e5 + trainer view", dict(finetune_enabled=False), "align_ft_ablation_{pair}_frozen"),
+  (
+    "1 round: fine-tuned e5, no trainer view",
+    dict(trained_view_weight=0.0),
+    "align_ft_ablation_{pair}_ft_only",
+  ),
+  ("1 round: fine-tuned e5 + trainer view (default)", {}, "align_{pair}_original"),  # the main run's
+  ("3 rounds: fine-tuned e5 + trainer view", dict(self_training_rounds=3), "align_{pair}_original"),
+)
 
-def configure(pair: str, setting: str, data_dir: str, workdir: str, **overrides):
-  """The aligner's config for a pair; overrides of decoding.* (DECODING_KEYS) or align.*."""
+
+def configure(pair: str, setting: str, data_dir: str, workdir: str, cache_dir: str = "cache", **overrides):
+  """The aligner's config for a pair; overrides of decoding.* (DECODING_KEYS), align.finetune.*
+  (finetune_<key>) or align.*."""
   config = dbp15k.aligner(pair, translated=setting == "translated")
-  config.data.data_dir, config.workdir = data_dir, workdir
+  config.data.data_dir, config.workdir, config.data.cache_dir = data_dir, workdir, cache_dir
   for key, value in overrides.items():
-    setattr(config.decoding if key in DECODING_KEYS else config.align, key, value)
+    if key.startswith("finetune_"):
+      setattr(config.align.finetune, key.removeprefix("finetune_"), value)
+    else:
+      setattr(config.decoding if key in DECODING_KEYS else config.align, key, value)
   return config
 
 
@@ -136,7 +155,9 @@ def bucket_label(key: str, bucket: dict) -> str:
   return f"<{high:g}" if low <= -1 else (f">={low:g}" if high > 1 else f"{low:g}-{high:g}")
 
 
-def plot_failures(buckets: dict, path: str, title: str) -> None:
+def plot_failures(buckets: dict, path: str, title: str, before: dict | None = None) -> None:
+  """Decoded accuracy by bucket; with `before` (an earlier run's buckets, same edges), its bars
+  stand in grey beside this run's."""
   import matplotlib  # lazy: heavy dependency: only for the failure plot
 
   matplotlib.use("Agg")
@@ -149,7 +170,27 @@ def plot_failures(buckets: dict, path: str, title: str) -> None:
   ):
     rows = buckets[key]
     labels = [bucket_label(key, r) for r in rows]
-    bars = ax.bar(labels, [r["decoded_accuracy"] for r in rows], color="tab:blue")
+    positions = np.arange(len(rows))
+    width = 0.8 if before is None else 0.4
+    if before is not None:
+      earlier = {bucket_label(key, r): r["decoded_accuracy"] for r in before[key]}
+      ax.bar(
+        positions - width / 2,
+        [earlier.get(label, np.nan) for label in labels],
+        width,
+        color="tab:gray",
+        label=before.get("label", "before"),
+      )
+    bars = ax.bar(
+      positions + (0 if before is None else width / 2),
+      [r["decoded_accuracy"] for r in rows],
+      width,
+      color="tab:blue",
+      label=buckets.get("label", "this run"),
+    )
+    ax.set_xticks(positions, labels)
+    if before is not None:
+      ax.legend(fontsize=7, loc="lower right")
     for bar, r in zip(bars, rows):
       ax.text(
         bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"n={r['count']}", ha="center", fontsize=7
@@ -161,6 +202,37 @@ def plot_failures(buckets: dict, path: str, title: str) -> None:
   fig.savefig(path, dpi=110)
   plt.close(fig)
   print(f"wrote {path}")
+
+
+def plot_failures_before_after(pair: str, results: str) -> None:
+  """align_failures_<pair>.png from the saved buckets: the default run's, beside the frozen-e5
+  run's when saved (--failures_baseline)."""
+  after = os.path.join(results, f"align_failures_{pair}.json")
+  before = os.path.join(results, f"align_failures_{pair}_frozen.json")
+  if not os.path.exists(after):
+    return
+  plot_failures(
+    _read_json(after),
+    os.path.join(results, f"align_failures_{pair}.png"),
+    f"{pair}, original-language names: where the final alignment fails",
+    _read_json(before) if os.path.exists(before) else None,
+  )
+
+
+def failures_baseline(pair: str, data_dir: str, cache_dir: str, results: str) -> None:
+  """The failure buckets of the same run with the name encoder frozen (no fine-tuning)."""
+  workdir = os.path.join("runs", "exp", f"align_{pair}_original_frozen")
+  config = configure(pair, "original", data_dir, workdir, cache_dir, finetune_enabled=False)
+  result = run_fresh(config)
+  print(stage_row(f"{pair} original, frozen e5: final", result.report["final"]), flush=True)
+  buckets = {"label": "frozen e5", **failure_buckets(result, config)}
+  common.save_json(os.path.join(results, f"align_failures_{pair}_frozen.json"), buckets)
+  plot_failures_before_after(pair, results)
+
+
+def _read_json(path: str):
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
 
 
 def print_saved(results: str) -> None:
@@ -194,8 +266,11 @@ def main():
   parser.add_argument("--pairs", default="zh_en,ja_en,fr_en")
   parser.add_argument("--settings", default="original,translated")
   parser.add_argument("--ablation", default="ja_en", help="pair for the ablation ('' = none)")
+  parser.add_argument("--finetune_ablation", default="ja_en", help="pair for issue 17's ablation ('' = none)")
   parser.add_argument("--failures", default="zh_en", help="pair/setting 'original' for the failure plot")
+  parser.add_argument("--failures_baseline", default="", help="pair: its failure buckets with e5 frozen")
   parser.add_argument("--data_dir", default="../shared/data")
+  parser.add_argument("--cache_dir", default="cache", help="name vectors, weights (empty: a first run)")
   parser.add_argument("--results", default="experiments/results")
   parser.add_argument("--report", action="store_true", help="only print the saved results' tables")
   args = parser.parse_args()
@@ -209,20 +284,18 @@ def main():
     if not common.require_dbp15k(args.data_dir, pair):
       continue
     for setting in filter(None, args.settings.split(",")):
-      config = configure(pair, setting, args.data_dir, os.path.join("runs", "exp", f"align_{pair}_{setting}"))
+      config = configure(
+        pair, setting, args.data_dir, os.path.join("runs", "exp", f"align_{pair}_{setting}"), args.cache_dir
+      )
       result = run_fresh(config)
       for stage in result.report["stages"]:
         rows.append(stage_row(f"{pair} {setting} {stage['stage']}", stage))
       print(rows[-1], flush=True)
       entry = {"pair": pair, "setting": setting, **result.report}
       if pair == args.failures and setting == "original":
-        entry["failures"] = failure_buckets(result, config)
+        entry["failures"] = {"label": "fine-tuned e5", **failure_buckets(result, config)}
         common.save_json(os.path.join(args.results, f"align_failures_{pair}.json"), entry["failures"])
-        plot_failures(
-          entry["failures"],
-          os.path.join(args.results, f"align_failures_{pair}.png"),
-          f"{pair}, original-language names: where the final alignment fails",
-        )
+        plot_failures_before_after(pair, args.results)
       payload.append(entry)
   if payload:
     print(header + "\n" + "\n".join(rows))
@@ -260,6 +333,25 @@ def main():
       + "\n".join(ablation_rows)
     )
     common.save_json(os.path.join(args.results, "align_ablation.json"), ablation)
+  if args.failures_baseline and common.require_dbp15k(args.data_dir, args.failures_baseline):
+    failures_baseline(args.failures_baseline, args.data_dir, args.cache_dir, args.results)
+  if args.finetune_ablation and common.require_dbp15k(args.data_dir, args.finetune_ablation):
+    finetune_ablation(args.finetune_ablation, args.data_dir, args.results)
+
+
+def finetune_ablation(pair: str, data_dir: str, results: str) -> None:
+  """Issue 17's rows: every stage of each self-training variant, resuming in its workdir (the
+  default row reuses the main run's, and the 3-round row continues it)."""
+  rows, payload = [], []
+  for label, overrides, name in FINETUNE_ABLATION:
+    workdir = os.path.join("runs", "exp", name.format(pair=pair))
+    report = run.align(configure(pair, "original", data_dir, workdir, **overrides), workdir).report
+    for stage in report["stages"]:
+      rows.append(stage_row(f"{label}: {stage['stage']} (kept {stage['kept']})", stage))
+      print(rows[-1], flush=True)
+    payload.append({"variant": label, "overrides": overrides, **report})
+  print(f"self-training ablation on {pair} (original names):\n" + HEADER + "\n" + "\n".join(rows))
+  common.save_json(os.path.join(results, "align_finetune_ablation.json"), payload)
 
 
 if __name__ == "__main__":

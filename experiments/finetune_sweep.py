@@ -7,6 +7,7 @@ pool's all-KG2 decoded accuracy; the test columns are printed for the record onl
 
   PYTHONPATH=. python -m experiments.finetune_sweep --pair=ja_en \
       --setting="all24:train_layers=0" --setting="top4:train_layers=4" ...
+  PYTHONPATH=. python -m experiments.finetune_sweep --step_times   # seconds per step by layers
 """
 
 from __future__ import annotations
@@ -56,6 +57,43 @@ def _earlier(path: str, pair: str) -> list[dict]:
   return saved["settings"] if saved.get("pair") == pair else []
 
 
+def step_times(
+  cache_dir: str, shapes: list[tuple[int, int]], batch_size: int = 64, repeats: int = 5
+) -> list[dict]:
+  """Seconds per contrastive step of the JAX e5 for (train_layers, max_length) shapes, on
+  random token ids (after one compiling step)."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  import optax
+
+  from selfmea_jax.features import bert_encoder
+  from selfmea_jax.train import name_finetune
+
+  encoder = bert_encoder.e5_jax_encoder(cache_dir)
+  layers = encoder.module.config.num_hidden_layers
+  rng = np.random.default_rng(0)
+  out = []
+  for train_layers, length in shapes:
+    params = jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params)
+    trainable, fixed = name_finetune.split(params, name_finetune.frozen_prefixes(layers, train_layers))
+    optimizer = optax.adamw(1e-4)
+    state = {"trainable": trainable, "opt_state": optimizer.init(trainable), "queue": jnp.zeros((256, 384))}
+    step = name_finetune.make_step(encoder.module, optimizer, 0.05)
+    ids = rng.integers(5, 1000, size=(batch_size, length))
+    batch = {"ids1": ids, "mask1": np.ones_like(ids), "ids2": ids[::-1].copy(), "mask2": np.ones_like(ids)}
+    state, loss = step(state, fixed, batch)
+    loss.block_until_ready()
+    started = time.time()
+    for _ in range(repeats):
+      state, loss = step(state, fixed, batch)
+    loss.block_until_ready()
+    seconds = (time.time() - started) / repeats
+    out.append({"train_layers": train_layers, "max_length": length, "step_s": seconds})
+    print(out[-1], flush=True)
+  return out
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--pair", default="ja_en")
@@ -63,7 +101,12 @@ def main():
   parser.add_argument("--runs", default="runs/sweep")
   parser.add_argument("--cache_dir", default="cache")
   parser.add_argument("--out", default="experiments/results/finetune_sweep.json")
+  parser.add_argument("--step_times", action="store_true", help="only time one step per layer choice")
   args = parser.parse_args()
+  if args.step_times:
+    shapes = [(0, 32), (0, 24), (6, 24), (4, 24), (2, 24)]
+    save_json(args.out.replace(".json", "_steps.json"), step_times(args.cache_dir, shapes))
+    return
   logging.set_verbosity(logging.WARNING)
   rows, payload = [], _earlier(args.out, args.pair)
   for label, overrides in map(parse_setting, args.setting):
