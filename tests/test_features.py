@@ -44,6 +44,22 @@ def test_labse_code_path_with_tiny_random_bert(tmp_path):
   np.testing.assert_allclose(out[0], out[2], atol=1e-5)
 
 
+def test_an_encoder_that_sorts_by_length_gets_every_name_at_once(tmp_path):
+  encoder = text_encoders.make_encoder("labse", model_path=tiny_bert_dir(str(tmp_path / "bert")))
+  names = ["a", "a much longer name than the others", "b", "c d", "e"]
+  calls = []
+
+  def spy(batch):
+    calls.append(len(batch))
+    return encoder(batch)
+
+  chunked = text_encoders.encode_in_batches(spy, names, batch_size=2)  # a plain function: chunks
+  spy.sorts_by_length = True
+  whole = text_encoders.encode_in_batches(spy, names, batch_size=2)
+  assert calls == [2, 2, 1, 5] and encoder.sorts_by_length
+  np.testing.assert_allclose(whole, chunked, atol=1e-5)  # padding never changes a vector
+
+
 def test_labse_missing_model_is_a_clear_error(tmp_path):
   with pytest.raises(InputError, match="cannot load a BERT/LaBSE model"):
     text_encoders.make_encoder("labse", model_path=str(tmp_path / "nowhere"))

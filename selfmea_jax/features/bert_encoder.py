@@ -125,6 +125,7 @@ class BertEncoder:
   prefix: str = ""
   batch_size: int = 128
   label: str = "names"
+  sorts_by_length: bool = dataclasses.field(default=True, init=False)  # batches every name itself
 
   def token_ids(self, names: Sequence[str]) -> list[list[int]]:
     return self.tokenize([self.prefix + n for n in names])

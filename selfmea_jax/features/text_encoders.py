@@ -33,7 +33,11 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 def encode_in_batches(
   encode_batch: Encoder, names: Sequence[str], batch_size: int, desc: str = "encoding names"
 ) -> np.ndarray:
-  """Runs encode_batch over chunks with a progress bar; returns [n, d] unit rows."""
+  """Runs encode_batch over chunks with a progress bar; returns [n, d] unit rows. An encoder
+  that sorts names by length and batches them itself (`sorts_by_length`, the JAX BERT
+  encoders) gets every name at once: chunks would pad each to its own longest name."""
+  if getattr(encode_batch, "sorts_by_length", False):
+    return l2_normalise(np.asarray(encode_batch(list(names)), np.float32))
   chunks = []
   for start in tqdm(
     range(0, len(names), batch_size), desc=desc, unit="batch", disable=len(names) <= batch_size
