@@ -51,6 +51,10 @@ def default_config(directory: str, workdir: str, overrides: dict | None = None) 
   e.g. {'align.self_training_rounds': 0, 'data.name_encoder': 'hash'}."""
   config = config_files.load("own_kgs", directory)
   config.workdir = workdir
+  return _overridden(config, overrides)
+
+
+def _overridden(config: ml_collections.ConfigDict, overrides: dict | None) -> ml_collections.ConfigDict:
   for key, value in (overrides or {}).items():
     config_files.set_key(config, key, value)
   return config
@@ -92,12 +96,12 @@ def align_triples(
   for name, rows in tables.items():
     if rows is not None:
       files.write_text(os.path.join(directory, name), "".join(_tsv_line(row, name) for row in rows))
-  overrides = {  # name vectors: not shared by name; converted model weights: the usual place
+  config = default_config(directory, workdir)
+  local = {  # name vectors: not shared by name; converted model weights: the usual cache directory
+    "data.weights_dir": config.data.weights_dir or config.data.cache_dir,
     "data.cache_dir": os.path.join(workdir, "cache"),
-    "data.weights_dir": config_files.load("own_kgs", directory).data.cache_dir,
-    **(overrides or {}),
   }
-  return align_folder(directory, workdir, overrides)
+  return align_folder(directory, workdir, config=_overridden(config, {**local, **(overrides or {})}))
 
 
 def _tsv_line(row, table: str) -> str:
