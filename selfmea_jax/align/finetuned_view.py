@@ -9,7 +9,6 @@ settings; another one is refused), the orbax checkpoints (resumed), and the enco
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -22,7 +21,7 @@ from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import bert_encoder
 from selfmea_jax.features.names import capped, kg_names, weights_dir
-from selfmea_jax.train import name_finetune
+from selfmea_jax.train import name_finetune, pseudo_seeds
 
 
 def settings(config: ml_collections.ConfigDict) -> name_finetune.Settings:
@@ -46,7 +45,7 @@ def finetuned_view(
     run_config.check_or_save_json(
       os.path.join(workdir, "fingerprint.json"),
       {
-        "seeds_sha256": hashlib.sha256(np.ascontiguousarray(seeds).tobytes()).hexdigest(),
+        "seeds_sha256": pseudo_seeds.seeds_digest(seeds),
         "settings": json.loads(json.dumps(chosen.__dict__)),
         "source": config.align.finetune.source,
       },

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -150,7 +149,7 @@ def trainer_fingerprint(trainer_cfg: ml_collections.ConfigDict, seeds: np.ndarra
   from trainer_config's copy) and the workdir, so that changing those resumes the round."""
   config = json.loads(trainer_cfg.to_json())
   return {
-    "seeds_sha256": hashlib.sha256(np.ascontiguousarray(seeds).tobytes()).hexdigest(),
+    "seeds_sha256": pseudo_seeds.seeds_digest(seeds),
     "config": {k: v for k, v in config.items() if k not in ("align", "workdir")},
   }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from selfmea_jax.matching import decoding
@@ -60,3 +62,8 @@ def gold_precision(pairs: np.ndarray, task) -> float | None:
   only; None when the task has no gold links."""
   gold = np.concatenate([task.valid_links, task.test_links])
   return precision(pairs, gold) if len(gold) else None
+
+
+def seeds_digest(seeds: np.ndarray) -> str:
+  """The sha256 of pseudo-seed pairs [p, 2]: what a round's fingerprint records of them."""
+  return hashlib.sha256(np.ascontiguousarray(seeds).tobytes()).hexdigest()
