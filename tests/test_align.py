@@ -148,7 +148,13 @@ def test_trainer_fingerprint_ignores_the_aligners_own_keys_but_not_the_trainers(
   config.align.finetune.steps += 1
   config.workdir = "elsewhere"
   assert run.trainer_fingerprint(run.trainer_config(config), seeds) == base
+  run._check_fingerprint(str(tmp_path), base)
+  config.decoding.calibration = (1.0, 2.0, 3.0, 4.0)  # they only decide: the round resumes
+  config.decoding.match_threshold = 0.25
+  run._check_fingerprint(str(tmp_path), run.trainer_fingerprint(run.trainer_config(config), seeds))
   config.align.trainer.num_epochs += 1  # the trainer's own settings (via align.trainer): refused
+  with pytest.raises(InputError, match="another config"):
+    run._check_fingerprint(str(tmp_path), run.trainer_fingerprint(run.trainer_config(config), seeds))
   assert run.trainer_fingerprint(run.trainer_config(config), seeds) != base
   assert run.trainer_fingerprint(run.trainer_config(config), seeds[:1]) != run.trainer_fingerprint(
     run.trainer_config(config), seeds

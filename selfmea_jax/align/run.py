@@ -133,13 +133,19 @@ def _stage(report: dict, name: str, results: dict, seconds: float) -> None:
   )
 
 
+DECISION_KEYS = ("config.decoding.calibration", "config.decoding.match_threshold")  # never train
+
+
 def _check_fingerprint(workdir: str, fingerprint: dict) -> None:
   """A round resumes from its checkpoints: refuse if they were made from other pseudo-seeds
-  or another config (a silent mix would report a model trained on other data)."""
+  or another config (a silent mix would report a model trained on other data). The keys
+  that only decide (DECISION_KEYS: the confidence's calibration, the match threshold) may
+  differ."""
   run_config.check_or_save_json(
     os.path.join(workdir, "fingerprint.json"),
     fingerprint,
     "this self-training round was started from other pseudo-seeds or another config",
+    ignored_prefixes=DECISION_KEYS,
   )
 
 
