@@ -62,24 +62,18 @@ def step_times(
 ) -> list[dict]:
   """Seconds per contrastive step of the JAX e5 for (train_layers, max_length) shapes, on
   random token ids (after one compiling step)."""
-  import jax
-  import jax.numpy as jnp
   import numpy as np
-  import optax
 
   from selfmea_jax.features import bert_encoder
   from selfmea_jax.train import name_finetune
 
   encoder = bert_encoder.e5_jax_encoder(cache_dir)
-  layers = encoder.module.config.num_hidden_layers
   rng = np.random.default_rng(0)
   out = []
   for train_layers, length in shapes:
-    params = jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params)
-    trainable, fixed = name_finetune.split(params, name_finetune.frozen_prefixes(layers, train_layers))
-    optimizer = optax.adamw(1e-4)
-    state = {"trainable": trainable, "opt_state": optimizer.init(trainable), "queue": jnp.zeros((256, 384))}
-    step = name_finetune.make_step(encoder.module, optimizer, 0.05)
+    settings = name_finetune.Settings(train_layers=train_layers, max_length=length, batch_size=batch_size)
+    state, fixed, optimizer = name_finetune.initial_state(encoder, settings)
+    step = name_finetune.make_step(encoder.module, optimizer, settings.temperature, encoder.pooling)
     ids = rng.integers(5, 1000, size=(batch_size, length))
     batch = {"ids1": ids, "mask1": np.ones_like(ids), "ids2": ids[::-1].copy(), "mask2": np.ones_like(ids)}
     state, loss = step(state, fixed, batch)

@@ -22,6 +22,7 @@ from experiments.common import markdown_table, save_json
 from selfmea_jax import config_files
 from selfmea_jax.align import run
 from selfmea_jax.matching import confidence, decoding, metrics
+from selfmea_jax.matching.conventions import decision_report
 
 
 def pool(task, assignment: np.ndarray, valid: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -34,11 +35,11 @@ def pool(task, assignment: np.ndarray, valid: bool) -> tuple[np.ndarray, np.ndar
 
 
 def measures(decoded, decoder, task, valid: bool, threshold: float) -> dict[str, float]:
-  probability = confidence.confidences(decoded, decoder)
+  """The aligner's decision report (matching/conventions.decision_report) on one pool, and
+  the ECE over all its sources (a dangling source's decoded pair is wrong)."""
+  probability, match = confidence.decisions(decoded, decoder, threshold)
   links, dangling, sources, correct = pool(task, decoded.assignment, valid)
-  match = (decoded.assignment >= 0) & (probability >= threshold)
-  out = metrics.abstention_metrics(decoded.assignment, match, links, dangling)
-  out["ece/linked"] = metrics.expected_calibration_error(probability[links[:, 0]], correct[: len(links)])
+  out = decision_report(decoded, probability, match, links, dangling)
   out["ece/all"] = metrics.expected_calibration_error(probability[sources], correct)
   return out
 
@@ -72,7 +73,7 @@ def main() -> None:
         [name, pool_name]
         + [f"{m[k]:.3f}" for k in ("end_to_end/precision", "end_to_end/recall", "end_to_end/f1")]
         + [f"{m[k]:.3f}" for k in ("detection/precision", "detection/recall", "detection/f1")]
-        + [f"{m['ece/linked']:.3f}", f"{m['ece/all']:.3f}"]
+        + [f"{m['calibration/ece']:.3f}", f"{m['ece/all']:.3f}"]
       )
   print(
     "calibration (weights of", ", ".join(confidence.FEATURES), "; bias):", [round(v, 4) for v in calibration]

@@ -107,6 +107,22 @@ def make_step(module, optimizer, temperature: float, pooling: str = "mean"):
   return step
 
 
+def initial_state(
+  encoder: bert_encoder.BertEncoder, settings: Settings
+) -> tuple[dict, dict, optax.GradientTransformation]:
+  """(state {'trainable', 'opt_state', 'queue' [queue_batches * batch_size, hidden]}, the
+  frozen params, the AdamW optimizer) before the first step: float32 copies of the
+  encoder's params (the state is donated to each step; the encoder keeps its own)."""
+  trainable, fixed = split(
+    jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params),
+    frozen_prefixes(encoder.module.config.num_hidden_layers, settings.train_layers),
+  )
+  optimizer = optax.adamw(settings.learning_rate)
+  hidden = encoder.module.config.hidden_size
+  queue = jnp.asarray(_random_unit(settings.seed, settings.queue_batches * settings.batch_size, hidden))
+  return {"trainable": trainable, "opt_state": optimizer.init(trainable), "queue": queue}, fixed, optimizer
+
+
 def finetune(
   encoder: bert_encoder.BertEncoder,
   names1: list[str],
@@ -123,15 +139,7 @@ def finetune(
   ids2 = bert_encoder.padded(
     encoder.token_ids([names2[j] for j in pairs[:, 1]]), settings.max_length, encoder.pad_id
   )
-  # copies: the state is donated to each step, and the encoder keeps its own params
-  trainable, fixed = split(
-    jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32, copy=True), encoder.params),
-    frozen_prefixes(encoder.module.config.num_hidden_layers, settings.train_layers),
-  )
-  optimizer = optax.adamw(settings.learning_rate)
-  hidden = encoder.module.config.hidden_size
-  queue = jnp.asarray(_random_unit(settings.seed, settings.queue_batches * settings.batch_size, hidden))
-  state = {"trainable": trainable, "opt_state": optimizer.init(trainable), "queue": queue}
+  state, fixed, optimizer = initial_state(encoder, settings)
   mngr = checkpointing.manager(workdir, keep=1)
   restored = checkpointing.restore(mngr, _saved(state)) if mngr.all_steps() else None
   start, losses, steps = 0, [], planned_steps(settings, len(pairs))
