@@ -149,8 +149,9 @@ def test_trainer_fingerprint_ignores_the_aligners_own_keys_but_not_the_trainers(
   config.workdir = "elsewhere"
   assert run.trainer_fingerprint(run.trainer_config(config), seeds) == base
   run._check_fingerprint(str(tmp_path), base)
-  config.decoding.calibration = (1.0, 2.0, 3.0, 4.0)  # they only decide: the round resumes
+  config.decoding.calibration = (1.0, 2.0, 3.0, 4.0)  # never trained: the round resumes
   config.decoding.match_threshold = 0.25
+  config.data.cache_dir = "another_cache"  # the same features, kept elsewhere
   run._check_fingerprint(str(tmp_path), run.trainer_fingerprint(run.trainer_config(config), seeds))
   config.align.trainer.num_epochs += 1  # the trainer's own settings (via align.trainer): refused
   with pytest.raises(InputError, match="another config"):

@@ -133,19 +133,23 @@ def _stage(report: dict, name: str, results: dict, seconds: float) -> None:
   )
 
 
-DECISION_KEYS = ("config.decoding.calibration", "config.decoding.match_threshold")  # never train
+# keys that never change what a round trains: what decides (the confidence's calibration,
+# the match threshold) and where features and weights are kept (their files are the same)
+NOT_TRAINED_KEYS = tuple(
+  f"config.{k}"
+  for k in ("decoding.calibration", "decoding.match_threshold", "data.cache_dir", "data.weights_dir")
+)
 
 
 def _check_fingerprint(workdir: str, fingerprint: dict) -> None:
   """A round resumes from its checkpoints: refuse if they were made from other pseudo-seeds
-  or another config (a silent mix would report a model trained on other data). The keys
-  that only decide (DECISION_KEYS: the confidence's calibration, the match threshold) may
-  differ."""
+  or another config (a silent mix would report a model trained on other data); the
+  NOT_TRAINED_KEYS may differ."""
   run_config.check_or_save_json(
     os.path.join(workdir, "fingerprint.json"),
     fingerprint,
     "this self-training round was started from other pseudo-seeds or another config",
-    ignored_prefixes=DECISION_KEYS,
+    ignored_prefixes=NOT_TRAINED_KEYS,
   )
 
 
