@@ -34,6 +34,11 @@ def config_for(spec: str, cache_dir: str):
   return config
 
 
+def run_name(spec: str) -> str:
+  """The run's folder under --runs: the pair of dbp15k:<pair>, else the benchmark folder's name."""
+  return spec.split(":", 1)[1] if ":" in spec else os.path.basename(os.path.normpath(spec))
+
+
 def simple_decoders(decoded: decoding.Decoded, links, base: decoding.Decoder) -> dict[str, float]:
   """All-KG2 decoded accuracy of other decoders on the same (final) candidate graph."""
   out = {}
@@ -47,7 +52,7 @@ def simple_decoders(decoded: decoding.Decoded, links, base: decoding.Decoder) ->
 
 def measure(spec: str, runs: str, cache_dir: str) -> dict:
   config = config_for(spec, cache_dir)
-  name = spec.split(":", 1)[1] if ":" in spec else os.path.basename(os.path.normpath(spec))
+  name = run_name(spec)
   started = time.time()
   result = run.align(config, os.path.join(runs, name))
   report, task = result.report, result.task
@@ -64,7 +69,7 @@ def measure(spec: str, runs: str, cache_dir: str) -> dict:
   }
 
 
-def _cell(values: dict, key: str) -> str:
+def cell(values: dict, key: str) -> str:
   return f"{values[key]:.3f}" if key in values else "-"
 
 
@@ -76,9 +81,9 @@ def table(rows: list[dict]) -> str:
       [
         r["name"],
         f"{f['all/decoded_accuracy']:.3f} / {f['test/decoded_accuracy']:.3f}",
-        " / ".join(_cell(d, f"end_to_end/{m}") for m in ("precision", "recall", "f1")),
-        " / ".join(_cell(d, f"detection/{m}") for m in ("precision", "recall", "f1")),
-        _cell(d, "calibration/ece"),
+        " / ".join(cell(d, f"end_to_end/{m}") for m in ("precision", "recall", "f1")),
+        " / ".join(cell(d, f"detection/{m}") for m in ("precision", "recall", "f1")),
+        cell(d, "calibration/ece"),
         "".join("k" if k else "-" for k in r["kept"]),
         " / ".join(f"{v:.3f}" for v in r["simple_decoders"].values()),
       ]

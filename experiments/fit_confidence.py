@@ -1,25 +1,29 @@
-"""Fits the confidence calibration on one pair's validation pool (issue 16).
+"""Fits the confidence calibration on one pair's validation pools (issue 16).
 
-Runs the aligner (resuming) on a benchmark of entities without a counterpart with the
-decoder probability as its confidence, takes the final decoding's pair features
-(matching/confidence.py) on the validation pool only (the validation links and the
-validation share of the dangling entities), fits the logistic calibration, and prints how
-both confidences decide on the validation pool and on the test links. The fitted
-(weights..., bias) become `decoding.calibration` in configs/default.py, unchanged for every
+Runs the aligner (resuming under --runs/<name>) on each spec: a benchmark of entities
+without a counterpart and the complete pair, all of one DBP15K pair. Takes each final
+decoding's pair features (matching/confidence.py) on its validation pool only (the
+validation links and the validation share of the dangling entities), pools them, fits the
+logistic calibration, and prints how the raw and the fitted confidence decide on each
+spec's validation pool and test links. Pooling a benchmark with dangling sources and the
+complete pair puts the fit between the two priors: fitted where a sixth of the sources have
+no counterpart alone, the confidence is under-confident on complete pairs. The fitted
+(weights..., bias) become `decoding.calibration` in configs/dbp15k.py, unchanged for every
 pair.
 
-  python -m experiments.fit_confidence --bench=runs/bench/ja_en_d30 --workdir=runs/exp/fit_ja_en_d30
+  python -m experiments.fit_confidence runs/bench/ja_en_d30 dbp15k:ja_en --runs=runs/abstention3
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
 import numpy as np
 
+from experiments.abstention import cell, config_for, run_name
 from experiments.common import markdown_table, save_json
-from selfmea_jax import config_files
 from selfmea_jax.align import run
 from selfmea_jax.matching import confidence, decoding, metrics
 from selfmea_jax.matching.conventions import decision_report
@@ -44,46 +48,51 @@ def measures(decoded, decoder, task, valid: bool, threshold: float) -> dict[str,
   return out
 
 
+def fitted_rows(decoded, raw, task) -> tuple[np.ndarray, np.ndarray]:
+  """(features [m, F], correct [m]) of the validation pool's sources with a decoded pair."""
+  features, rows = confidence.pair_features(decoded, raw)
+  _, _, sources, correct = pool(task, decoded.assignment, valid=True)
+  at = np.full(decoded.graph.num_rows, -1)
+  at[rows] = np.arange(len(rows))
+  chosen = at[sources] >= 0
+  return features[at[sources][chosen]], correct[chosen]
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--bench", default="runs/bench/ja_en_d30")
-  parser.add_argument("--workdir", default="runs/exp/fit_ja_en_d30")
+  parser.add_argument("specs", nargs="+", help="benchmark folders or dbp15k:<pair>, all of one pair")
+  parser.add_argument("--runs", default="runs/abstention")
   parser.add_argument("--cache_dir", default="cache")
   parser.add_argument("--out", default="experiments/results/fit_confidence.json")
   args = parser.parse_args()
-  config = config_files.load("own_kgs", args.bench)
-  config.data.cache_dir = args.cache_dir
-  config.decoding.calibration = ()
-  result = run.align(config, args.workdir)
-  task, decoded = result.task, result.decoded
-  raw = decoding.Decoder.from_config(config.decoding)
-  features, rows = confidence.pair_features(decoded, raw)
-  _, _, sources, correct = pool(task, decoded.assignment, valid=True)
-  at = {row: k for k, row in enumerate(rows.tolist())}
-  chosen = [(at[s], c) for s, c in zip(sources.tolist(), correct.tolist()) if s in at]
-  calibration = confidence.fit(features[[k for k, _ in chosen]], np.array([c for _, c in chosen]))
+  fits, raw = [], None
+  for spec in args.specs:
+    config = config_for(spec, args.cache_dir)
+    config.decoding.calibration = ()
+    result = run.align(config, os.path.join(args.runs, run_name(spec)))
+    raw = decoding.Decoder.from_config(config.decoding)
+    fits.append((spec, result.task, result.decoded))
+  pooled = [fitted_rows(decoded, raw, task) for _, task, decoded in fits]
+  calibration = confidence.fit(np.concatenate([f for f, _ in pooled]), np.concatenate([c for _, c in pooled]))
   fitted = dataclasses.replace(raw, calibration=calibration)
   threshold = config.decoding.match_threshold
-  table, out = [], {"bench": args.bench, "calibration": calibration, "features": confidence.FEATURES}
-  for name, decoder in (("decoder probability", raw), ("calibrated", fitted)):
-    for pool_name in ("valid", "test"):
-      m = measures(decoded, decoder, task, pool_name == "valid", threshold)
-      out[f"{name}/{pool_name}"] = m
-      table.append(
-        [name, pool_name]
-        + [f"{m[k]:.3f}" for k in ("end_to_end/precision", "end_to_end/recall", "end_to_end/f1")]
-        + [f"{m[k]:.3f}" for k in ("detection/precision", "detection/recall", "detection/f1")]
-        + [f"{m['calibration/ece']:.3f}", f"{m['ece/all']:.3f}"]
-      )
+  table, out = [], {"specs": args.specs, "calibration": calibration, "features": confidence.FEATURES}
+  for spec, task, decoded in fits:
+    for name, decoder in (("decoder probability", raw), ("calibrated", fitted)):
+      for pool_name in ("valid", "test"):
+        m = measures(decoded, decoder, task, pool_name == "valid", threshold)
+        out[f"{run_name(spec)}/{name}/{pool_name}"] = m
+        table.append(
+          [run_name(spec), name, pool_name]
+          + [cell(m, f"end_to_end/{k}") for k in ("precision", "recall", "f1")]
+          + [cell(m, f"detection/{k}") for k in ("precision", "recall", "f1")]
+          + [cell(m, "calibration/ece"), cell(m, "ece/all")]
+        )
   print(
     "calibration (weights of", ", ".join(confidence.FEATURES), "; bias):", [round(v, 4) for v in calibration]
   )
-  print(
-    markdown_table(
-      ["confidence", "pool", "e2e P", "e2e R", "e2e F1", "det P", "det R", "det F1", "ECE linked", "ECE all"],
-      table,
-    )
-  )
+  columns = ["run", "confidence", "pool", "e2e P", "e2e R", "e2e F1", "det P", "det R", "det F1"]
+  print(markdown_table(columns + ["ECE linked", "ECE all"], table))
   save_json(args.out, out)
 
 
