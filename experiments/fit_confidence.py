@@ -65,19 +65,18 @@ def main() -> None:
   parser.add_argument("--cache_dir", default="cache")
   parser.add_argument("--out", default="experiments/results/fit_confidence.json")
   args = parser.parse_args()
-  fits, raw = [], None
+  fits = []  # (spec, task, final decoding, its decoder without calibration)
   for spec in args.specs:
     config = config_for(spec, args.cache_dir)
     config.decoding.calibration = ()
     result = run.align(config, os.path.join(args.runs, run_name(spec)))
-    raw = decoding.Decoder.from_config(config.decoding)
-    fits.append((spec, result.task, result.decoded))
-  pooled = [fitted_rows(decoded, raw, task) for _, task, decoded in fits]
+    fits.append((spec, result.task, result.decoded, decoding.Decoder.from_config(config.decoding)))
+  pooled = [fitted_rows(decoded, raw, task) for _, task, decoded, raw in fits]
   calibration = confidence.fit(np.concatenate([f for f, _ in pooled]), np.concatenate([c for _, c in pooled]))
-  fitted = dataclasses.replace(raw, calibration=calibration)
   threshold = config.decoding.match_threshold
   table, out = [], {"specs": args.specs, "calibration": calibration, "features": confidence.FEATURES}
-  for spec, task, decoded in fits:
+  for spec, task, decoded, raw in fits:
+    fitted = dataclasses.replace(raw, calibration=calibration)
     for name, decoder in (("decoder probability", raw), ("calibrated", fitted)):
       for pool_name in ("valid", "test"):
         m = measures(decoded, decoder, task, pool_name == "valid", threshold)
