@@ -32,6 +32,7 @@ import numpy as np
 
 from configs import dbp15k
 from experiments import common
+from selfmea_jax import run_config
 from selfmea_jax.align import run, views
 
 HEADER = (
@@ -212,10 +213,10 @@ def plot_failures_before_after(pair: str, results: str) -> None:
   if not os.path.exists(after):
     return
   plot_failures(
-    _read_json(after),
+    run_config.read_json(after),
     os.path.join(results, f"align_failures_{pair}.png"),
     f"{pair}, original-language names: where the final alignment fails",
-    _read_json(before) if os.path.exists(before) else None,
+    run_config.read_json(before) if os.path.exists(before) else None,
   )
 
 
@@ -228,11 +229,6 @@ def failures_baseline(pair: str, data_dir: str, cache_dir: str, results: str) ->
   buckets = {"label": "frozen e5", **failure_buckets(result, config)}
   common.save_json(os.path.join(results, f"align_failures_{pair}_frozen.json"), buckets)
   plot_failures_before_after(pair, results)
-
-
-def _read_json(path: str):
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
 
 
 def print_saved(results: str) -> None:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 import time
 
 from absl import logging
 
 from experiments.common import markdown_table, save_json
-from selfmea_jax import config_files
+from selfmea_jax import config_files, run_config
 from selfmea_jax.align import run
 
 SELECTION = "valid/all/decoded_accuracy"
@@ -52,8 +51,7 @@ def _earlier(path: str, pair: str) -> list[dict]:
   """The settings an earlier invocation measured on the same pair."""
   if not os.path.exists(path):
     return []
-  with open(path, encoding="utf-8") as f:
-    saved = json.load(f)
+  saved = run_config.read_json(path)
   return saved["settings"] if saved.get("pair") == pair else []
 
 

@@ -25,6 +25,7 @@ from selfmea_jax import config_checks, config_files, files, run_config
 from selfmea_jax.align import run as aligner
 from selfmea_jax.data.load import input_files
 from selfmea_jax.errors import InputError
+from selfmea_jax.features.names import weights_dir
 from selfmea_jax.matching.decoding import Decoder
 from selfmea_jax.matching.export import HEADER, alignment_rows
 
@@ -98,7 +99,7 @@ def align_triples(
       files.write_text(os.path.join(directory, name), "".join(_tsv_line(row, name) for row in rows))
   config = default_config(directory, workdir)
   local = {  # name vectors: not shared by name; converted model weights: the usual cache directory
-    "data.weights_dir": config.data.weights_dir or config.data.cache_dir,
+    "data.weights_dir": weights_dir(config),
     "data.cache_dir": os.path.join(workdir, "cache"),
   }
   return align_folder(directory, workdir, config=_overridden(config, {**local, **(overrides or {})}))
