@@ -71,9 +71,12 @@ def step_times(
   for train_layers, length in shapes:
     settings = name_finetune.Settings(train_layers=train_layers, max_length=length, batch_size=batch_size)
     state, fixed, optimizer = name_finetune.initial_state(encoder, settings)
-    step = name_finetune.make_step(encoder.module, optimizer, settings.temperature, encoder.pooling)
+    first = name_finetune.first_trained_layer(encoder.module.config.num_hidden_layers, train_layers)
+    step = name_finetune.make_step(encoder.module, optimizer, settings.temperature, encoder.pooling, first)
     ids = rng.integers(5, 1000, size=(batch_size, length))
-    batch = {"ids1": ids, "mask1": np.ones_like(ids), "ids2": ids[::-1].copy(), "mask2": np.ones_like(ids)}
+    mask = np.ones_like(ids)
+    x = encoder.layer_input(ids, mask, first)  # the frozen layers run once, before the steps
+    batch = {"x1": x, "mask1": mask, "x2": x[::-1].copy(), "mask2": mask}
     state, loss = step(state, fixed, batch)
     loss.block_until_ready()
     started = time.time()

@@ -83,15 +83,18 @@ def test_fine_tuning_lowers_the_contrastive_loss_of_its_pairs(tmp_path, e5_cache
   settings = name_finetune.Settings(
     steps=5, max_epochs=5, batch_size=6, learning_rate=1e-4, queue_batches=0, checkpoint_every=2
   )
-  tuned, info = name_finetune.finetune(encoder, names1, names2, pairs, settings, str(tmp_path / "ft"))
+  inputs = [name_finetune.layer_inputs(encoder, names, settings) for names in (names1, names2)]
+  assert inputs[0].first_layer == 8  # the default trains the top 4 of 12 layers
+  tuned, info = name_finetune.finetune(encoder, *inputs, pairs, settings, str(tmp_path / "ft"))
   assert info["steps"] == 5 and info["loss_last"] < info["loss_first"]  # each step sees all 6 pairs
+  np.testing.assert_allclose(tuned.encode(inputs[0]), tuned(names1), atol=1e-5)  # from layer 8 on
 
   def margin(model):  # mean cosine of the partners minus that of the other pairs
     similarity = model(names1) @ model(names2).T
     return np.mean(np.diag(similarity)) - np.mean(similarity[~np.eye(6, dtype=bool)])
 
   assert margin(tuned) > margin(encoder)
-  resumed, again = name_finetune.finetune(encoder, names1, names2, pairs, settings, str(tmp_path / "ft"))
+  resumed, again = name_finetune.finetune(encoder, *inputs, pairs, settings, str(tmp_path / "ft"))
   assert again["steps"] == 5  # the checkpoint at step 5 is read back: nothing trains again
   np.testing.assert_allclose(resumed(names1), tuned(names1), atol=1e-5)
 
@@ -132,8 +135,9 @@ def test_labse_runs_on_the_same_encoder_and_fine_tuning_code(tmp_path):
   assert encoder.pooling == "pooler" and encoder.token_ids(["ab"])[0][0] == 2  # [CLS] first
   names1, names2 = ["alpha", "beta", "gamma", "delta"], ["alpha", "beta", "gamma", "delta"]
   settings = name_finetune.Settings(steps=2, batch_size=4, queue_batches=1, checkpoint_every=1)
+  inputs = [name_finetune.layer_inputs(encoder, names, settings) for names in (names1, names2)]
   tuned, info = name_finetune.finetune(
-    encoder, names1, names2, np.stack([np.arange(4)] * 2, 1), settings, str(tmp_path / "ft")
+    encoder, *inputs, np.stack([np.arange(4)] * 2, 1), settings, str(tmp_path / "ft")
   )
   assert info["steps"] == 2 and tuned(names1).shape == (4, 32)
   assert not np.allclose(tuned(names1), encoder(names1))
@@ -150,10 +154,85 @@ def test_only_the_top_layers_train_and_few_pairs_cap_the_steps(tmp_path):
   pairs = np.stack([np.arange(5)] * 2, 1)
   settings = name_finetune.Settings(steps=50, max_epochs=2, batch_size=4, train_layers=1, queue_batches=1)
   assert name_finetune.planned_steps(settings, len(pairs)) == 3  # ceil(2 passes x 5 pairs / 4)
-  tuned, info = name_finetune.finetune(encoder, names, names, pairs, settings, str(tmp_path / "ft"))
+  inputs = name_finetune.layer_inputs(encoder, names, settings)
+  tuned, info = name_finetune.finetune(encoder, inputs, inputs, pairs, settings, str(tmp_path / "ft"))
   assert info["steps"] == 3
   before = flax.traverse_util.flatten_dict(encoder.params, sep="/")
   after = flax.traverse_util.flatten_dict(tuned.params, sep="/")
   moved = {k for k in before if not np.array_equal(before[k], after[k])}
   assert moved and all(k.startswith(("encoder/layer/1/", "pooler/")) for k in moved)  # of 2 layers
   assert name_finetune.frozen_prefixes(12, 0) == name_finetune.FROZEN  # 0: all but the words
+
+
+@pytest.mark.parametrize("pooling", ["mean", "pooler"])
+def test_the_layers_above_a_split_on_its_hidden_states_equal_the_whole_encoder(tmp_path, pooling):
+  import dataclasses
+
+  from tests.test_features import tiny_bert_dir
+
+  encoder = dataclasses.replace(
+    bert_encoder.labse_encoder(tiny_bert_dir(str(tmp_path / "bert")), batch_size=4), pooling=pooling
+  )
+  names = ["alpha", "beta", "gamma delta epsilon", "zeta", "eta theta", "iota"]  # two batches
+  whole = encoder(names)
+  split = encoder.inputs(names, first_layer=1)
+  assert split.batches[0][1].ndim == 3  # [b, L, H] hidden states, not ids
+  np.testing.assert_allclose(encoder.encode(split), whole, atol=1e-5)
+  tokens, mask = bert_encoder.padded(encoder.token_ids(names[:1]), 8, encoder.pad_id)
+  states = bert_encoder.lower_states(encoder.module, encoder.params, tokens, mask, 1)
+  np.testing.assert_allclose(
+    bert_encoder.upper_pooled(encoder.module, encoder.params, states, mask, 1, pooling), whole[:1], atol=1e-5
+  )
+  assert not np.allclose(
+    bert_encoder.upper_pooled(encoder.module, encoder.params, states, mask, 1, pooling),
+    bert_encoder.upper_pooled(encoder.module, encoder.params, np.asarray(states) * 2, mask, 1, pooling),
+  )  # the states are what the upper layer reads
+
+
+def test_layer_inputs_rows_pad_and_cut_like_the_token_padding(tmp_path):
+  from tests.test_features import tiny_bert_dir
+
+  encoder = bert_encoder.labse_encoder(tiny_bert_dir(str(tmp_path / "bert")), batch_size=2)
+  names = ["abcdefghij", "ab", "abc de", "a"]  # token counts 10+2, 1+2, 3+2, 1+2
+  ids = encoder.token_ids(names)
+  inputs = encoder.inputs(names)  # first layer 0: the rows are token ids
+  order = np.array([2, 0, 3])
+  for length in (4, 16):  # cut (the first name has 12 tokens: [SEP] kept last) and padded
+    x, mask = inputs.rows(order, length)
+    expected, expected_mask = bert_encoder.padded([ids[i] for i in order], length, encoder.pad_id)
+    np.testing.assert_array_equal(mask, expected_mask)
+    np.testing.assert_array_equal(np.where(mask == 1, x, -1), np.where(expected_mask == 1, expected, -1))
+  states = encoder.inputs(names, first_layer=1)
+  x, mask = states.rows(np.array([0]), 4)  # 12 positions cut to 4: the first 3 and the last
+  batch, row = states._where()[0]
+  real = int(states.batches[batch][2][row].sum())
+  np.testing.assert_array_equal(x[0], states.batches[batch][1][row, [0, 1, 2, real - 1]])
+
+
+def test_a_step_on_the_frozen_layers_states_equals_the_step_on_token_ids(tmp_path):
+  from selfmea_jax.train import name_finetune
+  from tests.test_features import tiny_bert_dir
+
+  encoder = bert_encoder.labse_encoder(tiny_bert_dir(str(tmp_path / "bert")), batch_size=4)
+  names1, names2 = ["alpha", "beta", "gamma", "delta"], ["alphb", "betb", "gammb", "deltb"]
+  settings = name_finetune.Settings(batch_size=4, queue_batches=1, train_layers=1, max_length=8)
+  losses = []
+  for first in (0, 1):  # whole encoder on ids; layer 1 only on the states below it
+    state, fixed, optimizer = name_finetune.initial_state(encoder, settings)  # layer 0 frozen either way
+    step = name_finetune.make_step(encoder.module, optimizer, settings.temperature, encoder.pooling, first)
+    (x1, m1), (x2, m2) = (encoder.inputs(n, first).rows(np.arange(4), 8) for n in (names1, names2))
+    state, loss = step(state, fixed, {"x1": x1, "mask1": m1, "x2": x2, "mask2": m2})
+    losses.append((float(loss), np.asarray(state["queue"])))
+  assert np.isclose(losses[0][0], losses[1][0], rtol=1e-5)
+  np.testing.assert_allclose(losses[0][1], losses[1][1], atol=1e-5)
+
+
+def test_fine_tuning_refuses_inputs_of_another_split(tmp_path):
+  from selfmea_jax.train import name_finetune
+  from tests.test_features import tiny_bert_dir
+
+  encoder = bert_encoder.labse_encoder(tiny_bert_dir(str(tmp_path / "bert")), batch_size=4)
+  settings = name_finetune.Settings(steps=1, batch_size=2, train_layers=1)
+  inputs = encoder.inputs(["alpha", "beta"])  # layer 0's ids, but layer 1 is the first to train
+  with pytest.raises(ValueError, match="layer 1 is the first to train"):
+    name_finetune.finetune(encoder, inputs, inputs, np.array([[0, 0], [1, 1]]), settings, str(tmp_path / "f"))

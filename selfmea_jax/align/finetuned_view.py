@@ -1,5 +1,6 @@
 """One self-training round's fine-tuned e5 view: the JAX e5 encoder fine-tuned on the round's
-pseudo-seeds (train/name_finetune.py), then every name of both KGs encoded with it.
+pseudo-seeds (train/name_finetune.py), then every name of both KGs encoded with it. The frozen
+layers below the ones that train run once per name, for the fine-tuning and the encoding.
 
 Everything lives in `<round workdir>/name_finetune/`: the fingerprint (the seeds and the
 settings; another one is refused), the orbax checkpoints (resumed), and the encoded view
@@ -60,9 +61,13 @@ def finetuned_view(
   names2 = capped(kg_names(task.kg2, source), "KG2 names")
   encoder = bert_encoder.e5_jax_encoder(weights_dir(config))
   started = time.time()
-  tuned, info = name_finetune.finetune(encoder, names1, names2, seeds, chosen, workdir)
+  inputs = [name_finetune.layer_inputs(encoder, names, chosen) for names in (names1, names2)]
+  info = {"frozen_layers_s": time.time() - started}
+  started = time.time()
+  tuned, trained = name_finetune.finetune(encoder, *inputs, seeds, chosen, workdir)
+  info |= trained
   info["train_s"], started = time.time() - started, time.time()
-  view = (tuned(names1), tuned(names2))
+  view = tuple(tuned.encode(x) for x in inputs)
   info["encode_s"] = time.time() - started
   for path, matrix in zip(paths, view):
     files.write_atomically(path, lambda f, m=matrix: np.save(f, m), binary=True)

@@ -13,6 +13,7 @@ batch padded to the next bucket length (a few compiled shapes in all), computed 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import copy
 import dataclasses
 import functools
 import os
@@ -77,12 +78,56 @@ def pooled(module, params, ids: jnp.ndarray, mask: jnp.ndarray, pooling: str = "
   mask (e5), or the pooler output (LaBSE)."""
   positions = jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape)
   out = module.apply({"params": params}, ids, mask, jnp.zeros_like(ids), positions, None, deterministic=True)
+  return _unit_pooled(out.last_hidden_state, out.pooler_output, mask, pooling)
+
+
+def _unit_pooled(hidden, pooler_output, mask: jnp.ndarray, pooling: str) -> jnp.ndarray:
   if pooling == "pooler":
-    vector = out.pooler_output.astype(jnp.float32)
+    vector = pooler_output.astype(jnp.float32)
   else:
-    hidden = out.last_hidden_state.astype(jnp.float32)
+    hidden = hidden.astype(jnp.float32)
     vector = (hidden * mask[..., None]).sum(1) / jnp.maximum(mask.sum(1, keepdims=True), 1)
   return vector / jnp.maximum(jnp.linalg.norm(vector, axis=-1, keepdims=True), 1e-12)
+
+
+def _with_layers(config, layers: int):
+  config = copy.deepcopy(config)
+  config.num_hidden_layers = layers
+  return config
+
+
+def lower_states(module, params, ids: jnp.ndarray, mask: jnp.ndarray, first_layer: int) -> jnp.ndarray:
+  """[b, L] ids and mask -> [b, L, H]: the hidden states that enter layer first_layer >= 1
+  (the embeddings and the layers below it)."""
+  below = type(module)(_with_layers(module.config, first_layer), dtype=module.dtype, add_pooling_layer=False)
+  kept = {
+    "embeddings": params["embeddings"],
+    "encoder": {"layer": {str(i): params["encoder"]["layer"][str(i)] for i in range(first_layer)}},
+  }
+  positions = jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape)
+  out = below.apply({"params": kept}, ids, mask, jnp.zeros_like(ids), positions, None, deterministic=True)
+  return out.last_hidden_state
+
+
+def upper_pooled(module, params, x: jnp.ndarray, mask: jnp.ndarray, first_layer: int, pooling: str = "mean"):
+  """`pooled` from layer first_layer on: x is [b, L] ids when first_layer is 0, else the
+  [b, L, H] `lower_states` below it. Equals `pooled` of the ids (tested)."""
+  if first_layer == 0:
+    return pooled(module, params, x, mask, pooling)
+  from transformers.models.bert.modeling_flax_bert import (  # lazy: optional heavy dependency
+    FlaxBertLayerCollection,
+    FlaxBertPooler,
+  )
+
+  layers = module.config.num_hidden_layers
+  above = FlaxBertLayerCollection(_with_layers(module.config, layers - first_layer), dtype=module.dtype)
+  renamed = {str(i - first_layer): params["encoder"]["layer"][str(i)] for i in range(first_layer, layers)}
+  hidden = above.apply({"params": renamed}, x, mask, None, deterministic=True).last_hidden_state
+  pooler_output = None
+  if pooling == "pooler":
+    pooler = FlaxBertPooler(module.config, dtype=module.dtype)
+    pooler_output = pooler.apply({"params": params["pooler"]}, hidden)
+  return _unit_pooled(hidden, pooler_output, mask, pooling)
 
 
 def bucket_length(length: int) -> int:
@@ -113,6 +158,42 @@ def padded_batches(ids: list[list[int]], batch_size: int, pad: int):
 
 
 @dataclasses.dataclass
+class LayerInputs:
+  """Every name's input to the encoder layers from `first_layer` on, in length-sorted
+  batches: token ids [b, L] when first_layer is 0, else the hidden states [b, L, H] that the
+  layers below produced (frozen in a fine-tuning run, so computed once).
+  batches: (name indices [b'], x, 0/1 mask [b, L]) with b >= b' (the rest empty rows)."""
+
+  first_layer: int
+  batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+  count: int
+  _index: np.ndarray | None = dataclasses.field(default=None, init=False, repr=False)
+
+  def rows(self, names: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x [len(names), length(, H)], mask [len(names), length]) of these name indices, each
+    padded or cut to length; a cut keeps the final position (</s>, [SEP]), as `padded`."""
+    where = self._where()
+    sample = self.batches[0][1]
+    x = np.zeros((len(names), length, *sample.shape[2:]), sample.dtype)
+    mask = np.zeros((len(names), length), np.int32)
+    for out, name in enumerate(names):
+      batch, row = where[name]
+      _, bx, bmask = self.batches[batch]
+      real = int(bmask[row].sum())
+      keep = np.arange(real) if real <= length else np.r_[0 : length - 1, real - 1]
+      x[out, : len(keep)], mask[out, : len(keep)] = bx[row, keep], 1
+    return x, mask
+
+  def _where(self) -> np.ndarray:
+    """[count, 2]: each name's (batch, row)."""
+    if self._index is None:
+      self._index = np.zeros((self.count, 2), np.int64)
+      for batch, (chosen, _, _) in enumerate(self.batches):
+        self._index[chosen] = np.stack([np.full(len(chosen), batch), np.arange(len(chosen))], 1)
+    return self._index
+
+
+@dataclasses.dataclass
 class BertEncoder:
   """Callable [n] names -> [n, H] float32 unit rows. tokenize: [n] texts -> [n] id lists
   (special tokens included); prefix: put before every name (e5's `query: `)."""
@@ -130,29 +211,45 @@ class BertEncoder:
   def token_ids(self, names: Sequence[str]) -> list[list[int]]:
     return self.tokenize([self.prefix + n for n in names])
 
-  @property
-  def _encode(self):
-    return _jitted_pooled(self.module, self.pooling)
+  def layer_input(self, tokens: np.ndarray, mask: np.ndarray, first_layer: int) -> np.ndarray:
+    """[b, L] ids -> the input of layer first_layer: the ids themselves at 0, else [b, L, H]."""
+    if first_layer == 0:
+      return tokens
+    return np.asarray(_jitted(lower_states, self.module, first_layer=first_layer)(self.params, tokens, mask))
 
-  def __call__(self, names: Sequence[str]) -> np.ndarray:
-    ids = self.token_ids(names)
-    out = np.zeros((len(names), self.module.config.hidden_size), np.float32)
+  def inputs(self, names: Sequence[str], first_layer: int = 0) -> LayerInputs:
+    """[n] names -> their LayerInputs for the layers from first_layer on."""
+    batches = padded_batches(self.token_ids(names), self.batch_size, self.pad_id)
     total = -(-len(names) // self.batch_size)
-    batches = padded_batches(ids, self.batch_size, self.pad_id)
-    for chosen, tokens, mask in tqdm(batches, total=total, desc=self.label, unit="batch", disable=total < 4):
-      out[chosen] = np.asarray(self._encode(self.params, tokens, mask))[: len(chosen)]
+    label, out = f"{self.label}, layers below {first_layer}", []
+    shown = tqdm(batches, total=total, desc=label, unit="batch", disable=first_layer == 0)
+    for chosen, tokens, mask in shown:
+      out.append((chosen, self.layer_input(tokens, mask, first_layer), mask))
+    return LayerInputs(first_layer, out, len(names))
+
+  def encode(self, inputs: LayerInputs) -> np.ndarray:
+    """LayerInputs of n names -> [n, H] float32 unit rows."""
+    upper = _jitted(upper_pooled, self.module, first_layer=inputs.first_layer, pooling=self.pooling)
+    out = np.zeros((inputs.count, self.module.config.hidden_size), np.float32)
+    total = len(inputs.batches)
+    for chosen, x, mask in tqdm(inputs.batches, desc=self.label, unit="batch", disable=total < 4):
+      out[chosen] = np.asarray(upper(self.params, x, mask))[: len(chosen)]
     return out
 
+  def __call__(self, names: Sequence[str]) -> np.ndarray:
+    return self.encode(self.inputs(names))
 
-_JITTED: dict[tuple[int, str], tuple[object, Callable]] = {}
+
+_JITTED: dict[tuple, tuple[object, Callable]] = {}
 
 
-def _jitted_pooled(module, pooling: str) -> Callable:
-  """One jitted `pooled` per module (Flax modules cannot be hashed): an encoder and its
-  fine-tuned copy share the module, so the copy reuses the compiled length buckets."""
-  key = (id(module), pooling)
+def _jitted(function: Callable, module, **static) -> Callable:
+  """One jitted function(module, params, x, mask, **static) per module and static arguments
+  (Flax modules cannot be hashed): an encoder and its fine-tuned copy share the module, so
+  the copy reuses the compiled length buckets."""
+  key = (function.__name__, id(module), *sorted(static.items()))
   if key not in _JITTED:  # the module is kept beside its function: its id stays its own
-    _JITTED[key] = (module, jax.jit(functools.partial(pooled, module, pooling=pooling)))
+    _JITTED[key] = (module, jax.jit(functools.partial(function, module, **static)))
   return _JITTED[key][1]
 
 

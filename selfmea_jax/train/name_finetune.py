@@ -4,8 +4,10 @@ A contrastive step as in SelfKG: each KG1 name of a batch of pairs must be neare
 partner among the batch's partners and a FIFO queue of earlier batches' partners (stop
 gradient), and the other way round within the batch (InfoNCE at `temperature`). The word
 embeddings (96M of e5-small's 118M parameters) stay frozen, and with train_layers = k only
-the top k encoder layers train (AdamW): the frozen layers below need no backward pass. One
-compiled shape: batches of `batch_size` pairs padded or cut to `max_length` tokens.
+the top k encoder layers train (AdamW): the frozen layers below need no backward pass. The
+frozen layers run once per name before the first step (bert_encoder.LayerInputs); each step
+runs only the layers that train. One compiled shape: batches of `batch_size` pairs padded or
+cut to `max_length` positions.
 
 Checkpointed with orbax every `checkpoint_every` steps and resumable; Ctrl-C saves the last
 completed step (interrupts.py).
@@ -56,9 +58,23 @@ def planned_steps(settings: Settings, num_pairs: int) -> int:
 def frozen_prefixes(num_layers: int, train_layers: int) -> tuple[str, ...]:
   """The parameter paths that stay fixed: the word embeddings, and with train_layers = k > 0
   every embedding and the bottom num_layers - k encoder layers."""
-  if train_layers <= 0 or train_layers >= num_layers:
+  first = first_trained_layer(num_layers, train_layers)
+  if first == 0:
     return FROZEN
-  return ("embeddings/",) + tuple(f"encoder/layer/{i}/" for i in range(num_layers - train_layers))
+  return ("embeddings/",) + tuple(f"encoder/layer/{i}/" for i in range(first))
+
+
+def first_trained_layer(num_layers: int, train_layers: int) -> int:
+  """The lowest layer that trains: 0 when every layer does (train_layers 0 or >= num_layers)."""
+  return num_layers - train_layers if 0 < train_layers < num_layers else 0
+
+
+def layer_inputs(
+  encoder: bert_encoder.BertEncoder, names: list[str], settings: Settings
+) -> bert_encoder.LayerInputs:
+  """The names' inputs to the layers that train (the frozen layers below run once, here)."""
+  first = first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
+  return encoder.inputs(names, first)
 
 
 def split(params: dict, frozen: tuple[str, ...] = FROZEN) -> tuple[dict, dict]:
@@ -84,11 +100,14 @@ def info_nce(left: jnp.ndarray, right: jnp.ndarray, queue: jnp.ndarray, temperat
   )
 
 
-def make_step(module, optimizer, temperature: float, pooling: str = "mean"):
+def make_step(module, optimizer, temperature: float, pooling: str = "mean", first_layer: int = 0):
+  """The jitted step on batches {'x1', 'mask1', 'x2', 'mask2'} of layer first_layer's inputs
+  (bert_encoder.LayerInputs.rows)."""
+
   def loss_fn(trainable, fixed, batch, queue):
     params = merged(trainable, fixed)
-    left = bert_encoder.pooled(module, params, batch["ids1"], batch["mask1"], pooling)
-    right = bert_encoder.pooled(module, params, batch["ids2"], batch["mask2"], pooling)
+    left = bert_encoder.upper_pooled(module, params, batch["x1"], batch["mask1"], first_layer, pooling)
+    right = bert_encoder.upper_pooled(module, params, batch["x2"], batch["mask2"], first_layer, pooling)
     return info_nce(left, right, queue, temperature), right
 
   @functools.partial(jax.jit, donate_argnums=(0,))
@@ -125,20 +144,18 @@ def initial_state(
 
 def finetune(
   encoder: bert_encoder.BertEncoder,
-  names1: list[str],
-  names2: list[str],
+  inputs1: bert_encoder.LayerInputs,
+  inputs2: bert_encoder.LayerInputs,
   pairs: np.ndarray,
   settings: Settings,
   workdir: str,
 ) -> tuple[bert_encoder.BertEncoder, dict]:
-  """(the encoder with fine-tuned params, {'loss_first', 'loss_last', 'steps'}). pairs [p, 2]:
-  (KG1 index into names1, KG2 index into names2). Resumes from workdir's checkpoints."""
-  ids1 = bert_encoder.padded(
-    encoder.token_ids([names1[i] for i in pairs[:, 0]]), settings.max_length, encoder.pad_id
-  )
-  ids2 = bert_encoder.padded(
-    encoder.token_ids([names2[j] for j in pairs[:, 1]]), settings.max_length, encoder.pad_id
-  )
+  """(the encoder with fine-tuned params, {'loss_first', 'loss_last', 'steps'}). inputs1/2:
+  `layer_inputs` of KG1's and KG2's names; pairs [p, 2]: (KG1 index, KG2 index) into them.
+  Resumes from workdir's checkpoints."""
+  first = first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
+  if inputs1.first_layer != first or inputs2.first_layer != first:
+    raise ValueError(f"the inputs enter layer {inputs1.first_layer}, but layer {first} is the first to train")
   state, fixed, optimizer = initial_state(encoder, settings)
   mngr = checkpointing.manager(workdir, keep=1)
   restored = checkpointing.restore(mngr, _saved(state)) if mngr.all_steps() else None
@@ -148,14 +165,18 @@ def finetune(
     state = {**state, **saved}
     losses = meta["losses"]
     logging.info("name fine-tuning: resuming at step %d of %d", start, steps)
-  step_fn = make_step(encoder.module, optimizer, settings.temperature, encoder.pooling)
+  step_fn = make_step(encoder.module, optimizer, settings.temperature, encoder.pooling, first)
   try:
     with interrupts.deferred():
       for step in tqdm(range(start, steps), desc="fine-tuning e5", initial=start, total=steps):
         rows = rng_streams.name_finetune(settings.seed, step).choice(
           len(pairs), settings.batch_size, replace=len(pairs) < settings.batch_size
         )
-        batch = {"ids1": ids1[0][rows], "mask1": ids1[1][rows], "ids2": ids2[0][rows], "mask2": ids2[1][rows]}
+        (x1, mask1), (x2, mask2) = (
+          inputs.rows(pairs[rows, side], settings.max_length)
+          for side, inputs in enumerate((inputs1, inputs2))
+        )
+        batch = {"x1": x1, "mask1": mask1, "x2": x2, "mask2": mask2}
         interrupts.check()
         with interrupts.shield():
           state, loss = step_fn(state, fixed, batch)
