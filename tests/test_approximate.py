@@ -71,6 +71,21 @@ def test_auto_is_exact_on_small_inputs():
   np.testing.assert_array_equal(top.ids, exact_ids)
 
 
+def test_auto_builds_the_candidate_graph_in_one_exact_pass_equal_to_two_searches(monkeypatch):
+  emb1, emb2 = clustered_pair(n=500)
+  two_searches = candidates.candidate_graph(emb1, emb2, k=10, search="flat")  # faiss, each direction
+
+  def refused(*args, **kwargs):
+    raise AssertionError("auto at this size is one exact pass, not a search per direction")
+
+  monkeypatch.setattr(candidates, "approximate_two_way_topk", refused)
+  one_pass = candidates.candidate_graph(emb1, emb2, k=10, search="auto")
+  np.testing.assert_array_equal(one_pass.rows, two_searches.rows)
+  np.testing.assert_array_equal(one_pass.cols, two_searches.cols)
+  np.testing.assert_allclose(one_pass.scores, two_searches.scores, atol=1e-5)
+  assert approximate.resolved("auto", 10**5, 10**5) == "hnsw" and approximate.resolved("ivf", 1, 1) == "ivf"
+
+
 def test_candidate_graph_from_ivf_matches_the_exact_graph():
   emb1, emb2 = clustered_pair(n=3000)
   exact = candidates.candidate_graph(emb1, emb2, k=10)

@@ -143,6 +143,14 @@ def smallest_knob(measure, knob: int, limit: int, key: str, target: float, refin
   return knob, result
 
 
+def resolved(method: str, num_queries: int, num_candidates: int, exact_up_to: float = EXACT_UP_TO) -> str:
+  """The method `auto` stands for at this size: exact up to exact_up_to query x candidate
+  pairs, else hnsw; any other method as it is."""
+  if method != "auto":
+    return method
+  return "exact" if float(num_queries) * num_candidates <= exact_up_to else "hnsw"
+
+
 def search_topk(
   queries,
   candidates,
@@ -169,8 +177,7 @@ def search_topk(
   start = time.time()
   nq, nc = len(queries), len(candidates)
   k = min(k, nc)
-  if method == "auto":
-    method = "exact" if float(nq) * nc <= exact_up_to else "hnsw"
+  method = resolved(method, nq, nc, exact_up_to)
   if method == "exact":
     _, ids, scores = blocked.search(queries, candidates, k=k)
     return TopK(ids, scores, "exact", {}, 0, time.time() - start)

@@ -114,7 +114,7 @@ def candidate_graph(
   """Union of both directions' top-k under the dot product of unit rows. search: exact (one
   blocked JAX pass) | flat (faiss exact) | auto | ivf | hnsw (approximate above a size,
   recall logged)."""
-  if search == "exact":
+  if approximate.resolved(search, len(emb1), len(emb2)) == "exact":  # both directions in one pass
     row_ids, row_scores, col_ids, col_scores = two_way_topk(emb1, emb2, k)
   else:
     row_ids, row_scores, col_ids, col_scores = approximate_two_way_topk(emb1, emb2, k, search, target_recall)
