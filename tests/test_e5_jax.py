@@ -236,3 +236,40 @@ def test_fine_tuning_refuses_inputs_of_another_split(tmp_path):
   inputs = encoder.inputs(["alpha", "beta"])  # layer 0's ids, but layer 1 is the first to train
   with pytest.raises(ValueError, match="layer 1 is the first to train"):
     name_finetune.finetune(encoder, inputs, inputs, np.array([[0, 0], [1, 1]]), settings, str(tmp_path / "f"))
+
+
+def _same_batches(a: bert_encoder.LayerInputs, b: bert_encoder.LayerInputs) -> None:
+  assert a.first_layer == b.first_layer and a.count == b.count and len(a.batches) == len(b.batches)
+  for (chosen_a, x_a, mask_a), (chosen_b, x_b, mask_b) in zip(a.batches, b.batches):
+    np.testing.assert_array_equal(chosen_a, chosen_b)
+    np.testing.assert_array_equal(x_a, x_b)
+    np.testing.assert_array_equal(mask_a, mask_b)
+
+
+def test_hidden_states_are_cached_with_the_names_and_read_back_unchanged(tmp_path, monkeypatch):
+  from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
+  from selfmea_jax.features import names
+  from tests.test_features import tiny_bert_dir
+
+  encoder = bert_encoder.labse_encoder(tiny_bert_dir(str(tmp_path / "bert")), batch_size=16)
+  task = make_synthetic_pair(SyntheticSpec(num_entities=40), seed=0).task
+  computed = names.cached_layer_inputs(task, str(tmp_path / "cache"), encoder, "tiny", "uri", 1)
+  flat, lengths = computed[0].flat()
+  assert flat.shape == (int(lengths.sum()), 32) and len(lengths) == task.kg1.num_entities
+  _same_batches(bert_encoder.LayerInputs.from_flat(1, flat, lengths, 16), computed[0])
+
+  def refused(names_, first_layer=0):
+    assert first_layer == 0, "the cached hidden states were computed again"
+    return bert_encoder.BertEncoder.inputs(encoder, names_, first_layer)
+
+  monkeypatch.setattr(encoder, "inputs", refused)
+  read_back = names.cached_layer_inputs(task, str(tmp_path / "cache"), encoder, "tiny", "uri", 1)
+  for a, b in zip(read_back, computed):
+    _same_batches(a, b)
+  np.testing.assert_allclose(encoder.encode(read_back[1]), encoder(task.kg2.names), atol=1e-5)
+  ids = names.cached_layer_inputs(task, str(tmp_path / "cache"), encoder, "tiny", "uri", 0)
+  assert ids[0].batches[0][1].ndim == 2  # layer 0's inputs are the token ids: nothing cached
+  task.kg1.names[0] = task.kg1.names[0] + " renamed"  # other names: a stale cache, computed again
+  monkeypatch.undo()
+  again = names.cached_layer_inputs(task, str(tmp_path / "cache"), encoder, "tiny", "uri", 1)
+  assert again[0].flat()[1][0] > lengths[0]

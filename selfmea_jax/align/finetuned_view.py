@@ -1,6 +1,7 @@
 """One self-training round's fine-tuned e5 view: the JAX e5 encoder fine-tuned on the round's
 pseudo-seeds (train/name_finetune.py), then every name of both KGs encoded with it. The frozen
-layers below the ones that train run once per name, for the fine-tuning and the encoding.
+layers below the ones that train run once per name, for the fine-tuning and the encoding, and
+their output is cached with the name vectors (features/names.cached_layer_inputs).
 
 Everything lives in `<round workdir>/name_finetune/`: the fingerprint (the seeds and the
 settings; another one is refused), the orbax checkpoints (resumed), and the encoded view
@@ -21,7 +22,7 @@ from selfmea_jax import files, run_config
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import bert_encoder
-from selfmea_jax.features.names import capped, kg_names, weights_dir
+from selfmea_jax.features.names import cached_layer_inputs, weights_dir
 from selfmea_jax.train import name_finetune, pseudo_seeds
 
 
@@ -56,12 +57,12 @@ def finetuned_view(
     return tuple(np.load(p) for p in paths), {}
   if mode != "train":
     raise InputError("no fine-tuned name view: run --mode=train first", workdir)
-  source = config.align.finetune.source
-  names1 = capped(kg_names(task.kg1, source), "KG1 names")
-  names2 = capped(kg_names(task.kg2, source), "KG2 names")
   encoder = bert_encoder.e5_jax_encoder(weights_dir(config))
   started = time.time()
-  inputs = [name_finetune.layer_inputs(encoder, names, chosen) for names in (names1, names2)]
+  first = name_finetune.first_trained_layer(encoder.module.config.num_hidden_layers, chosen.train_layers)
+  inputs = cached_layer_inputs(
+    task, config.data.cache_dir, encoder, "e5jax", config.align.finetune.source, first
+  )
   info = {"frozen_layers_s": time.time() - started}
   started = time.time()
   tuned, trained = name_finetune.finetune(encoder, *inputs, seeds, chosen, workdir)

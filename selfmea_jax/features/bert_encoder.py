@@ -98,7 +98,7 @@ def _with_layers(config, layers: int):
 
 def lower_states(module, params, ids: jnp.ndarray, mask: jnp.ndarray, first_layer: int) -> jnp.ndarray:
   """[b, L] ids and mask -> [b, L, H]: the hidden states that enter layer first_layer >= 1
-  (the embeddings and the layers below it)."""
+  (the embeddings and the layers below it), zero where the mask is 0."""
   below = type(module)(_with_layers(module.config, first_layer), dtype=module.dtype, add_pooling_layer=False)
   kept = {
     "embeddings": params["embeddings"],
@@ -106,7 +106,7 @@ def lower_states(module, params, ids: jnp.ndarray, mask: jnp.ndarray, first_laye
   }
   positions = jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape)
   out = below.apply({"params": kept}, ids, mask, jnp.zeros_like(ids), positions, None, deterministic=True)
-  return out.last_hidden_state
+  return jnp.where(mask[..., None] > 0, out.last_hidden_state, 0)  # padded positions: 0, as cached
 
 
 def upper_pooled(module, params, x: jnp.ndarray, mask: jnp.ndarray, first_layer: int, pooling: str = "mean"):
@@ -147,13 +147,19 @@ def padded(
   return tokens, mask
 
 
+def length_batches(lengths: Sequence[int], batch_size: int):
+  """Yields (positions [b'], bucket length) over the rows sorted by length, b' <= batch_size:
+  the one batching rule of token ids and of hidden states."""
+  order = np.argsort(np.asarray(lengths), kind="stable")
+  for start in range(0, len(order), batch_size):
+    chosen = order[start : start + batch_size]
+    yield chosen, bucket_length(int(max(lengths[i] for i in chosen)))
+
+
 def padded_batches(ids: list[list[int]], batch_size: int, pad: int):
   """Yields (positions [b], ids [batch_size, L], mask) over the texts sorted by length; each
   batch padded to its bucket length, the last one with empty rows."""
-  order = np.argsort([len(x) for x in ids], kind="stable")
-  for start in range(0, len(order), batch_size):
-    chosen = order[start : start + batch_size]
-    length = bucket_length(max(len(ids[i]) for i in chosen))
+  for chosen, length in length_batches([len(x) for x in ids], batch_size):
     yield (chosen, *padded([ids[i] for i in chosen], length, pad, batch_size))
 
 
@@ -183,6 +189,33 @@ class LayerInputs:
       keep = np.arange(real) if real <= length else np.r_[0 : length - 1, real - 1]
       x[out, : len(keep)], mask[out, : len(keep)] = bx[row, keep], 1
     return x, mask
+
+  def flat(self) -> tuple[np.ndarray, np.ndarray]:
+    """(every name's real positions, in name order, concatenated [sum(lengths)(, H)],
+    lengths [count]): the compact form that `from_flat` batches again."""
+    lengths = np.zeros(self.count, np.int64)
+    for chosen, _, mask in self.batches:
+      lengths[chosen] = mask[: len(chosen)].sum(1)
+    where, starts = self._where(), np.concatenate([[0], np.cumsum(lengths)])
+    sample = self.batches[0][1]
+    out = np.zeros((int(starts[-1]), *sample.shape[2:]), sample.dtype)
+    for name in range(self.count):
+      batch, row = where[name]
+      out[starts[name] : starts[name + 1]] = self.batches[batch][1][row, : lengths[name]]
+    return out, lengths
+
+  @classmethod
+  def from_flat(cls, first_layer: int, flat: np.ndarray, lengths: np.ndarray, batch_size: int) -> LayerInputs:
+    """The inverse of `flat`, batched by length as the encoder batches (length_batches)."""
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    batches = []
+    for chosen, length in length_batches(lengths, batch_size):
+      x = np.zeros((batch_size, length, *flat.shape[1:]), flat.dtype)
+      mask = np.zeros((batch_size, length), np.int32)
+      for row, name in enumerate(chosen):
+        x[row, : lengths[name]], mask[row, : lengths[name]] = flat[starts[name] : starts[name + 1]], 1
+      batches.append((chosen, x, mask))
+    return cls(first_layer, batches, len(lengths))
 
   def _where(self) -> np.ndarray:
     """[count, 2]: each name's (batch, row)."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
 from selfmea_jax.errors import InputError, warn
-from selfmea_jax.features import cache, text_encoders
+from selfmea_jax.features import bert_encoder, cache, text_encoders
 
 NAME_SOURCES = ("uri", "translated")
 MAX_NAME_CHARS = 512  # a name is cut here before encoding (a 1.2 MB "name" took e5 11.6 min)
@@ -103,3 +103,38 @@ def name_features(
         features = cache.load_features(narrow, expected)
     out.append(np.asarray(features[kg.source_rows], np.float32) if local_order else features)
   return out[0], out[1]
+
+
+def cached_layer_inputs(
+  task: AlignmentTask,
+  cache_dir: str,
+  encoder: bert_encoder.BertEncoder,
+  encoder_name: str,
+  source: str,
+  first_layer: int,
+) -> list[bert_encoder.LayerInputs]:
+  """Both KGs' names (local order) as encoder.inputs(names, first_layer)
+  (bert_encoder.LayerInputs): with first_layer > 0 the hidden states below it, computed once
+  per KG and cached (float32, real positions only) beside the name vectors, so that a later
+  fine-tuning of the layers above starts from them."""
+  out = []
+  for kg_number, kg in ((1, task.kg1), (2, task.kg2)):
+    names = capped(kg_names(kg, source), f"KG{kg_number} names")
+    if first_layer == 0:  # token ids: nothing to compute
+      out.append(encoder.inputs(names))
+      continue
+    expected = {"encoder": encoder_name, "source": source, "names_sha256": cache.names_digest(names)}
+    expected["first_layer"] = first_layer
+    kind = f"layers-below-{first_layer}-{encoder_name}-{source}"
+    stem = cache.cache_stem(cache_dir, task.name, kind, kg_number)
+    states, lengths = cache.load_features(stem, expected), cache.load_features(stem + "-lengths", expected)
+    if states is None or lengths is None or len(lengths) != len(names) or int(lengths.sum()) != len(states):
+      inputs = encoder.inputs(names, first_layer)
+      states, lengths = inputs.flat()
+      cache.save_features(stem, states, expected)
+      cache.save_features(stem + "-lengths", lengths, expected)
+    else:
+      flat, lengths = np.asarray(states), np.asarray(lengths)
+      inputs = bert_encoder.LayerInputs.from_flat(first_layer, flat, lengths, encoder.batch_size)
+    out.append(inputs)
+  return out
