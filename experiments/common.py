@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 
+from selfmea_jax import compile_cache
 from selfmea_jax.data.dbp15k import pair_dir
 from selfmea_jax.errors import InputError
 from selfmea_jax.train import loop
@@ -32,6 +33,7 @@ def run_fresh(config, workdir: str, run=train_results) -> tuple:
   """Runs `run(config, workdir)` (default: train + evaluate) from scratch in workdir
   (deleted first); returns (its result, wall seconds)."""
   shutil.rmtree(workdir, ignore_errors=True)
+  compile_cache.enable(config.data.cache_dir)  # as the command line does
   start = time.time()
   results = run(config, workdir)
   return results, time.time() - start

@@ -19,7 +19,7 @@ from absl import app, flags, logging
 import ml_collections
 from ml_collections import config_flags
 
-from selfmea_jax import cli_startup, config_checks, config_files, log_filters, run_config
+from selfmea_jax import cli_startup, compile_cache, config_checks, config_files, log_filters, run_config
 from selfmea_jax.align import run as aligner
 from selfmea_jax.data.load import input_files
 from selfmea_jax.errors import InputError, exit_on_input_error
@@ -97,6 +97,7 @@ def main(argv):
   log_filters.configure(verbosity)
   if verbosity >= 1:
     logging.info("config:\n%s", config)
+  compile_cache.enable(config.data.cache_dir)
   try:
     run(config, workdir, _MODE.value, _STEP.value, _FRESH.value)
   except KeyboardInterrupt as interrupt:

@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = os.path.join(os.path.dirname(__file__), "..", "selfmea_jax")
 STAGES = (  # pipeline order; a module may import its own stage or earlier ones
-  ("errors", "rng_streams", "log_filters", "files", "interrupts", "run_config"),  # shared utilities
+  ("errors", "rng_streams", "log_filters", "files", "interrupts", "run_config", "compile_cache"),  # shared
   ("data",),
   ("features",),
   ("models", "matching"),  # the encoder; search -> candidates -> decoding -> metrics -> export
