@@ -97,7 +97,8 @@ def main(argv):
   log_filters.configure(verbosity)
   if verbosity >= 1:
     logging.info("config:\n%s", config)
-  compile_cache.enable(config.data.cache_dir)
+  if not config.distributed.enabled:  # processes of a multi-host run would share one cache
+    compile_cache.enable(config.data.cache_dir)
   try:
     run(config, workdir, _MODE.value, _STEP.value, _FRESH.value)
   except KeyboardInterrupt as interrupt:
