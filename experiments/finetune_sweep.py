@@ -71,7 +71,7 @@ def step_times(
   for train_layers, length in shapes:
     settings = name_finetune.Settings(train_layers=train_layers, max_length=length, batch_size=batch_size)
     state, fixed, optimizer = name_finetune.initial_state(encoder, settings)
-    first = name_finetune.first_trained_layer(encoder.module.config.num_hidden_layers, train_layers)
+    first = name_finetune.trained_from(encoder, settings)
     step = name_finetune.make_step(encoder.module, optimizer, settings.temperature, encoder.pooling, first)
     ids = rng.integers(5, 1000, size=(batch_size, length))
     mask = np.ones_like(ids)

@@ -59,7 +59,7 @@ def finetuned_view(
     raise InputError("no fine-tuned name view: run --mode=train first", workdir)
   encoder = bert_encoder.e5_jax_encoder(weights_dir(config))
   started = time.time()
-  first = name_finetune.first_trained_layer(encoder.module.config.num_hidden_layers, chosen.train_layers)
+  first = name_finetune.trained_from(encoder, chosen)
   inputs = cached_layer_inputs(
     task, config.data.cache_dir, encoder, "e5jax", config.align.finetune.source, first
   )

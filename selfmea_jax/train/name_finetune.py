@@ -69,12 +69,16 @@ def first_trained_layer(num_layers: int, train_layers: int) -> int:
   return num_layers - train_layers if 0 < train_layers < num_layers else 0
 
 
+def trained_from(encoder: bert_encoder.BertEncoder, settings: Settings) -> int:
+  """The encoder's lowest layer that trains under these settings (first_trained_layer)."""
+  return first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
+
+
 def layer_inputs(
   encoder: bert_encoder.BertEncoder, names: list[str], settings: Settings
 ) -> bert_encoder.LayerInputs:
   """The names' inputs to the layers that train (the frozen layers below run once, here)."""
-  first = first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
-  return encoder.inputs(names, first)
+  return encoder.inputs(names, trained_from(encoder, settings))
 
 
 def split(params: dict, frozen: tuple[str, ...] = FROZEN) -> tuple[dict, dict]:
@@ -153,7 +157,7 @@ def finetune(
   """(the encoder with fine-tuned params, {'loss_first', 'loss_last', 'steps'}). inputs1/2:
   `layer_inputs` of KG1's and KG2's names; pairs [p, 2]: (KG1 index, KG2 index) into them.
   Resumes from workdir's checkpoints."""
-  first = first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
+  first = trained_from(encoder, settings)
   if inputs1.first_layer != first or inputs2.first_layer != first:
     raise ValueError(f"the inputs enter layer {inputs1.first_layer}, but layer {first} is the first to train")
   state, fixed, optimizer = initial_state(encoder, settings)
