@@ -56,6 +56,9 @@ def aligner(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
   c.workdir = f"runs/{pair}_aligner" + ("_translated" if translated else "")
   c.pipeline = "aligner"
   c.align.views = ("use:uri", "e5jax:uri")  # e5jax: multilingual-e5-small in JAX (issue 17)
+  # the KG1 names read in Latin letters (pinyin / Hepburn), character n-grams against KG2's:
+  # ja_en validation pool, round 0, +.041 decoded (BUILD_NOTES issue 17, fifth session)
+  c.align.views += ("literal:romanised",)
   if translated:
     c.align.views += ("use:translated", "e5jax:translated", "literal:translated")
   c.align.trainer.name_view = "e5jax:translated" if translated else "e5jax:uri"

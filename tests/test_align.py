@@ -11,7 +11,9 @@ from selfmea_jax.align import fusion, propagation, run, views
 from selfmea_jax.data.load import load
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
+from selfmea_jax.features import romanise
 from selfmea_jax.features.literal import literal_features
+from selfmea_jax.features.names import kg_names
 from selfmea_jax.matching import consistency, export
 from selfmea_jax.matching.candidates import CandidateGraph
 from selfmea_jax.train.loop import fit
@@ -55,6 +57,33 @@ def test_literal_view_matches_spellings_not_meaning():
   np.testing.assert_array_equal(a[3], 0.0)  # an empty name is similar to nothing
   again, _ = literal_features(left, right, dim=4096, seed=0)
   np.testing.assert_array_equal(a, again)
+
+
+def test_romanised_names_meet_their_english_spelling():
+  # Chinese and Japanese names share no letter with English; read aloud they do.
+  chinese = ["张艺谋", "北京", "上海", "丹尼尔·阿林"]
+  japanese = ["宮崎駿", "ハリー・ポッター", "東京", "ひらがな"]
+  english = ["Zhang Yimou", "Beijing", "Shanghai", "Miyazaki Hayao", "Harry Potter", "Tokyo Dome"]
+  assert romanise.script_of(chinese) == "chinese" and romanise.script_of(japanese) == "japanese"
+  assert romanise.script_of(english) == "latin"
+  assert romanise.romanised(chinese)[:2] == ["zhangyimou", "beijing"]
+  assert romanise.romanised(chinese)[3] == "dannier alin"  # the middle dot separates words
+  assert romanise.romanised(japanese)[0] == "miyazakihayao"
+  assert romanise.romanised(["Zürich", "Beyoncé"]) == ["Zurich", "Beyonce"]
+  for kg1, gold in ((chinese[:3], [0, 1, 2]), (japanese[:2], [3, 4])):
+    x, y = literal_features(kg1, english, dim=4096)
+    assert np.all(x @ y.T == 0.0)  # no n-gram in common before reading them
+    a, b = literal_features(romanise.romanised(kg1), romanise.romanised(english), dim=4096)
+    np.testing.assert_array_equal((a @ b.T).argmax(1), gold)
+
+
+def test_romanised_view_reads_each_kg_in_its_own_script():
+  task = make_synthetic_pair(SyntheticSpec(num_entities=50)).task
+  task.kg1.names[:2] = ["张艺谋", "北京"]
+  assert kg_names(task.kg1, "romanised")[:2] == ["zhangyimou", "beijing"]
+  assert kg_names(task.kg2, "romanised") == [romanise.strip_accents(n) for n in task.kg2.names]
+  a, b = views.view_matrices(task, views.parse_view("literal:romanised"), "unused")
+  assert a.shape[0] == task.kg1.num_entities and b.shape[0] == task.kg2.num_entities
 
 
 def test_neighbour_support_counts_aligned_neighbours():

@@ -3,8 +3,9 @@
 encoder: a sentence encoder of features/text_encoders.py (use, e5, labse, hash; cached on
 disk), `literal` (character n-gram TF-IDF, features/literal.py) or `given` (name vectors
 that come with the dataset, e.g. the synthetic pair's). source: `uri` (original-language
-names) or `translated` (machine-translated names; entities without a translation keep their
-original name, and how many did is reported).
+names), `translated` (machine-translated names; entities without a translation keep their
+original name, and how many did is reported) or `romanised` (original names read in Latin
+letters: pinyin, Hepburn; features/romanise.py).
 """
 
 from __future__ import annotations

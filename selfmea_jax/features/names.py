@@ -8,17 +8,20 @@ import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
 from selfmea_jax.errors import InputError, warn
-from selfmea_jax.features import bert_encoder, cache, text_encoders
+from selfmea_jax.features import bert_encoder, cache, romanise, text_encoders
 
-NAME_SOURCES = ("uri", "translated")
+NAME_SOURCES = ("uri", "translated", "romanised")
 MAX_NAME_CHARS = 512  # a name is cut here before encoding (a 1.2 MB "name" took e5 11.6 min)
 FEATURE_DTYPES = ("float32", "float16")
 
 
 def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
-  """Names in local order from `uri` (original language) or `translated`."""
+  """Names in local order from `uri` (original language), `translated`, or `romanised` (the
+  original names read in Latin letters, features/romanise.py)."""
   if source == "uri":
     return kg.names
+  if source == "romanised":
+    return romanise.romanised(kg.names)
   if source == "translated":
     if kg.translated_names is None:
       raise InputError("name_source='translated' but this dataset has no translated names")

@@ -1,0 +1,67 @@
+"""Latin-letter readings of a KG's names, for the literal (character n-gram) channel.
+
+Chinese and Japanese names share no letters with English ones, yet many are spelled the same
+once read aloud: 张艺谋 -> zhangyimou (Zhang Yimou), 宮崎駿 -> miyazakihayao (Hayao
+Miyazaki), ガーディアン -> gaadian (The Guardian). A KG's script is decided once from its
+names, without labels: Japanese when at least JAPANESE_SHARE of them contain kana (kanji are
+then read as Japanese, by pykakasi), Chinese when Han characters remain (pinyin, by
+pypinyin), otherwise Latin (accents stripped). Syllables of one word are joined, so that the
+reading's n-grams meet those of the English spelling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import functools
+import unicodedata
+
+JAPANESE_SHARE = 0.05  # of a KG's names with kana: the KG is read as Japanese
+SCRIPTS = ("japanese", "chinese", "latin")
+
+
+def _has(name: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+  return any(lo <= ord(c) <= hi for c in name for lo, hi in ranges)
+
+
+_KANA = ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F))
+_HAN = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
+
+
+def script_of(names: Sequence[str]) -> str:
+  """The script a KG's names are read in: one of SCRIPTS."""
+  if not names:
+    return "latin"
+  if sum(_has(n, _KANA) for n in names) >= JAPANESE_SHARE * len(names):
+    return "japanese"
+  return "chinese" if any(_has(n, _HAN) for n in names) else "latin"
+
+
+def strip_accents(name: str) -> str:
+  """'Zürich' -> 'Zurich': the combining marks of the NFKD form dropped."""
+  return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
+@functools.cache
+def _kakasi():
+  import pykakasi  # imported when a Japanese KG is read
+
+  return pykakasi.kakasi()
+
+
+def _japanese(name: str) -> str:
+  return "".join(part["hepburn"] for part in _kakasi().convert(name))
+
+
+def _chinese(name: str) -> str:
+  from pypinyin import lazy_pinyin  # imported when a Chinese KG is read
+
+  return "".join(lazy_pinyin(name))
+
+
+def romanised(names: Sequence[str], script: str | None = None) -> list[str]:
+  """Names [n] -> their Latin readings [n], lower-case-insensitive input for the literal view;
+  script: one of SCRIPTS, decided from the names when None. Separators (middle dots) become
+  spaces."""
+  script = script or script_of(names)
+  read = {"japanese": _japanese, "chinese": _chinese, "latin": lambda n: n}[script]
+  return [strip_accents(read(n.replace("·", " ").replace("・", " "))) for n in names]
