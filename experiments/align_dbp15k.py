@@ -10,6 +10,8 @@ name similarity).
   PYTHONPATH=. python experiments/align_dbp15k.py --pairs= --ablation= --finetune_ablation= \
       --failures_baseline=zh_en   # the failure plot's frozen-e5 bars
   PYTHONPATH=. python experiments/align_dbp15k.py --report                    # tables from the JSON
+  PYTHONPATH=. python experiments/align_dbp15k.py --resume ...  # finish / decode again the runs
+      # in runs/exp/align_<pair>_<setting> instead of fresh runs (their seconds are then the resume's)
 
 Configs: configs/dbp15k.py:<pair>,aligner (original-language names) and
 configs/dbp15k.py:<pair>,aligner,translated. Columns: "decoded" is the 1-to-1 decoded
@@ -64,7 +66,8 @@ ABLATION = (  # (label, align overrides); every row: no self-training unless it 
   ),
   ("views: e5:uri only", dict(views=("e5:uri",))),
   ("views: use:uri only", dict(views=("use:uri",))),
-  ("views: use + e5 (default)", {}),
+  ("views: use + e5jax, no romanised names", dict(views=("use:uri", "e5jax:uri"))),
+  ("views: use + e5jax + literal:romanised (default)", {}),
   ("views: use + e5, not centred", dict(center_views=False)),
   ("views: + literal:uri", dict(views=("use:uri", "e5:uri", "literal:uri"))),
   ("hops: 0", dict(hop_weights=(1.0,))),
@@ -269,6 +272,9 @@ def main():
   parser.add_argument("--cache_dir", default="cache", help="name vectors, weights (empty: a first run)")
   parser.add_argument("--results", default="experiments/results")
   parser.add_argument("--report", action="store_true", help="only print the saved results' tables")
+  parser.add_argument(
+    "--resume", action="store_true", help="resume each pair's run in its workdir instead of a fresh run"
+  )
   args = parser.parse_args()
   if args.report:
     print_saved(args.results)
@@ -283,13 +289,16 @@ def main():
       config = configure(
         pair, setting, args.data_dir, os.path.join("runs", "exp", f"align_{pair}_{setting}"), args.cache_dir
       )
-      result = run_fresh(config)
+      result = run.align(config, config.workdir) if args.resume else run_fresh(config)
       for stage in result.report["stages"]:
         rows.append(stage_row(f"{pair} {setting} {stage['stage']}", stage))
       print(rows[-1], flush=True)
       entry = {"pair": pair, "setting": setting, **result.report}
       if pair == args.failures and setting == "original":
-        entry["failures"] = {"label": "fine-tuned e5", **failure_buckets(result, config)}
+        entry["failures"] = {
+          "label": "default (fine-tuned e5, romanised names)",
+          **failure_buckets(result, config),
+        }
         common.save_json(os.path.join(args.results, f"align_failures_{pair}.json"), entry["failures"])
         plot_failures_before_after(pair, args.results)
       payload.append(entry)

@@ -43,7 +43,7 @@ def strip_accents(name: str) -> str:
 
 @functools.cache
 def _kakasi():
-  import pykakasi  # imported when a Japanese KG is read
+  import pykakasi  # lazy: only a Japanese KG needs its dictionaries
 
   return pykakasi.kakasi()
 
@@ -53,7 +53,7 @@ def _japanese(name: str) -> str:
 
 
 def _chinese(name: str) -> str:
-  from pypinyin import lazy_pinyin  # imported when a Chinese KG is read
+  from pypinyin import lazy_pinyin  # lazy: only a Chinese KG needs it (0.3 s to import)
 
   return "".join(lazy_pinyin(name))
 
