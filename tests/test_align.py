@@ -246,6 +246,20 @@ def test_a_round_is_kept_only_if_the_label_free_signal_rises(tmp_path, monkeypat
   assert report["views"] == report["stages"][0]["stage"].split("+")
 
 
+def test_each_round_replaces_the_last_rounds_learned_view(tmp_path, monkeypatch):
+  config = _stage_config(tmp_path)
+  config.data.synthetic.num_entities = 300
+  config.align.self_training_rounds = 2
+  config.align.trainer.num_epochs = 1
+  signals = iter([0.5, 0.6, 0.7])  # both rounds kept
+  monkeypatch.setattr(run, "stage_signal", lambda *a: next(signals))
+  report = run.align(config, str(tmp_path / "run")).report
+  assert report["final"]["stage"] == "+ self-training round 2"
+  names = report["stages"][0]["stage"].split("+")
+  assert report["views"] == names + ["trained2"]  # trained1 is not kept beside it
+  assert len(report["view_weights"]) == len(names) + 1
+
+
 def test_centering_removes_the_shared_direction():
   rng = np.random.default_rng(3)
   x = rng.normal(size=(200, 6)) * 0.1 + np.array([5.0, 0, 0, 0, 0, 0])  # a narrow cone

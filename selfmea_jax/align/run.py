@@ -238,6 +238,7 @@ def align(
   final = report["stages"][-1]
   trainer_cfg, inputs = trainer_config(config), None
   train_view = views.parse_view(cfg.trainer.name_view)
+  name_views = view_set.copy()  # round 0's views: each round adds its own learned views to these
   for round_index in range(1, cfg.self_training_rounds + 1):
     t = time.time()
     seeds = decoding.confident_pairs(full, cfg.trainer.seed_fraction)
@@ -252,6 +253,9 @@ def align(
       "unknown: no gold links" if known is None else f"{known:.3f}",
     )
     kept_views = view_set.copy()
+    # the round's learned views replace the last round's: kept, they would outweigh the names
+    # (ja_en's validation pool, round 2: .9724 replaced, .9673 kept; BUILD_NOTES issue 17)
+    view_set = name_views.copy()
     base_weight = np.mean(view_set.weights[: len(cfg.views)])
     train_results = {}
     if cfg.trained_view_weight > 0:  # the SelfMEA trainer's view
