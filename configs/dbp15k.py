@@ -59,6 +59,9 @@ def aligner(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
   # the KG1 names read in Latin letters (pinyin / Hepburn), character n-grams against KG2's:
   # ja_en validation pool, round 0, +.041 decoded (BUILD_NOTES issue 17, fifth session)
   c.align.views += ("literal:romanised",)
+  # a Chinese KG's names read in CC-CEDICT's English glosses, encoded by e5 (left out where no KG
+  # is Chinese): zh_en validation pool, round 0, +.021 decoded (BUILD_NOTES issue 17, ninth session)
+  c.align.views += ("e5jax:glossed",)
   if translated:
     c.align.views += ("use:translated", "e5jax:translated", "literal:translated")
   c.align.trainer.name_view = "e5jax:translated" if translated else "e5jax:uri"

@@ -11,7 +11,7 @@ from selfmea_jax.align import fusion, propagation, run, views
 from selfmea_jax.data.load import load
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
-from selfmea_jax.features import romanise
+from selfmea_jax.features import gloss, romanise
 from selfmea_jax.features.literal import literal_features
 from selfmea_jax.features.names import kg_names
 from selfmea_jax.matching import consistency, export
@@ -84,6 +84,54 @@ def test_romanised_view_reads_each_kg_in_its_own_script():
   assert kg_names(task.kg2, "romanised") == [romanise.strip_accents(n) for n in task.kg2.names]
   a, b = views.view_matrices(task, views.parse_view("literal:romanised"), "unused")
   assert a.shape[0] == task.kg1.num_entities and b.shape[0] == task.kg2.num_entities
+
+
+def test_glossed_names_meet_their_english_translation():
+  # 爱尔兰王国 is a translation of "Kingdom of Ireland": neither its pinyin nor its characters
+  # share an n-gram with it, its dictionary glosses do.
+  lines = [
+    "愛爾蘭 爱尔兰 [Ai4 er3 lan2] /Ireland/",
+    "王國 王国 [wang2 guo2] /kingdom/realm/",
+    "張藝謀 张艺谋 [Zhang1 Yi4 mou2] /Zhang Yimou (1950-), PRC film director/",
+    "大學 大学 [da4 xue2] /the Great Learning, one of the Four Books 四書|四书[Si4 shu1]/university/",
+    "張 张 [Zhang1] /surname Zhang/",
+  ]
+  words = gloss.parse_dictionary(lines)
+  assert words["张艺谋"] == words["張藝謀"] == "Zhang Yimou"  # both forms; the note after the comma cut
+  assert words["大学"] == "the Great Learning university"  # senses joined, the cross-reference dropped
+  assert "张" not in words  # a surname note is no gloss
+  assert gloss.gloss_chinese("爱尔兰王国", words) == "Ireland kingdom realm"
+  assert gloss.gloss_chinese("爱尔兰足球", words) == "Ireland zuqiu"  # no headword: pinyin
+  assert gloss.gloss_chinese("丹尼尔·阿林", words) == "dannier alin"  # a transliterated person
+  english = ["Kingdom of Ireland", "Zhang Yimou", "Irish Sea"]
+  chinese = ["爱尔兰王国", "张艺谋"]
+  a, b = literal_features(romanise.romanised(chinese), english, dim=4096)
+  assert (a @ b.T)[0, 0] < 0.1  # read aloud, the kingdom is barely like its English name
+  a, b = literal_features([gloss.gloss_chinese(n, words) for n in chinese], english, dim=4096)
+  assert (a @ b.T)[0, 0] > 0.5
+  np.testing.assert_array_equal((a @ b.T).argmax(1), [0, 1])
+
+
+def test_only_a_kg_read_as_chinese_is_glossed_and_a_glossed_view_needs_one():
+  japanese = ["宮崎駿", "ハリー・ポッター", "東京"]
+  assert gloss.glossed(japanese) == japanese and gloss.glossed(["Zürich"]) == ["Zürich"]
+  assert gloss.glossed(["北京大学"]) == ["Peking University"]  # the shipped CC-CEDICT
+  task = make_synthetic_pair(SyntheticSpec(num_entities=50)).task
+  spec = views.parse_view("literal:glossed")
+  assert not views.applies(task, spec) and views.applies(task, views.parse_view("literal:uri"))
+  task.kg1.names[:2] = ["张艺谋", "北京大学"]
+  assert views.applies(task, spec)
+  assert kg_names(task.kg1, "glossed")[:2] == ["Zhang Yimou", "Peking University"]
+  assert kg_names(task.kg2, "glossed") == task.kg2.names
+
+
+def test_a_glossed_view_of_kgs_without_chinese_is_left_out(tmp_path):
+  config = _stage_config(tmp_path)
+  with config.unlocked():
+    config.align.views = ("given", "literal:glossed")
+  dataset = load(config)
+  view_set, raw = run.load_views(config, dataset)
+  assert view_set.names == ["given:uri"] and list(raw) == ["given:uri"]
 
 
 def test_neighbour_support_counts_aligned_neighbours():

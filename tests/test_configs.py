@@ -113,8 +113,9 @@ def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked
   )
   assert original.pipeline == "aligner" and original.data.pair == pair
   assert load_config(dbp15k, pair).pipeline == load_config(dbp15k, f"{pair},mea").pipeline == "trainer"
-  # Original names only: read as written (uri) or in Latin letters (romanised), never translated.
-  assert {v.split(":")[1] for v in original.align.views} == {"uri", "romanised"}
+  # Original names only: read as written (uri), in Latin letters (romanised) or in dictionary
+  # glosses (glossed), never translated.
+  assert {v.split(":")[1] for v in original.align.views} == {"uri", "romanised", "glossed"}
   assert any(v.endswith(":translated") for v in translated.align.views)
   assert set(original.align.views) < set(translated.align.views)
   assert original.workdir != translated.workdir

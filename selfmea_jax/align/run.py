@@ -100,12 +100,16 @@ def trainer_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
 
 def load_views(config: ml_collections.ConfigDict, dataset: Dataset) -> tuple[ViewSet, dict]:
   """(the configured name views with their weights, {view name: raw matrices}), each view
-  loaded (or encoded and cached) once."""
+  loaded (or encoded and cached) once; a view that does not apply to these KGs
+  (views.applies) is left out with its weight."""
   cfg = config.align
   specs = [views.parse_view(v) for v in cfg.views]
   weights = fusion.normalised_weights(cfg.view_weights, len(specs), "align.view_weights")
   view_set, raw = ViewSet([], [], []), {}
   for spec, weight in zip(specs, weights):
+    if not views.applies(dataset.task, spec):
+      logging.info("view %s left out: neither KG's names are read as Chinese, so none is glossed", spec.name)
+      continue
     raw[spec.name] = _view(config, dataset, spec)
     view_set.add(spec.name, raw[spec.name], weight, cfg.center_views)
   return view_set, raw
@@ -256,7 +260,7 @@ def align(
     # the round's learned views replace the last round's: kept, they would outweigh the names
     # (ja_en's validation pool, round 2: .9724 replaced, .9673 kept; BUILD_NOTES issue 17)
     view_set = name_views.copy()
-    base_weight = np.mean(view_set.weights[: len(cfg.views)])
+    base_weight = np.mean(name_views.weights)
     train_results = {}
     if cfg.trained_view_weight > 0:  # the SelfMEA trainer's view
       started_part = time.time()
@@ -278,9 +282,9 @@ def align(
       )
       timings[f"round{round_index}/finetune_s"] = time.time() - started_part  # + encoding both KGs
       info.update({f"finetune/{k}": v for k, v in tune_results.items() if isinstance(v, int | float)})
-      if cfg.finetune.replace_view:
+      if cfg.finetune.replace_view in name_views.names:  # a view left out (views.applies): joins
         view_set.replace(
-          cfg.views.index(cfg.finetune.replace_view), f"e5ft{round_index}", tuned, cfg.center_views
+          name_views.names.index(cfg.finetune.replace_view), f"e5ft{round_index}", tuned, cfg.center_views
         )
       else:
         view_set.add(f"e5ft{round_index}", tuned, base_weight, cfg.center_views)

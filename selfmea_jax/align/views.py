@@ -4,8 +4,10 @@ encoder: a sentence encoder of features/text_encoders.py (use, e5, labse, hash; 
 disk), `literal` (character n-gram TF-IDF, features/literal.py) or `given` (name vectors
 that come with the dataset, e.g. the synthetic pair's). source: `uri` (original-language
 names), `translated` (machine-translated names; entities without a translation keep their
-original name, and how many did is reported) or `romanised` (original names read in Latin
-letters: pinyin, Hepburn; features/romanise.py).
+original name, and how many did is reported), `romanised` (original names read in Latin
+letters: pinyin, Hepburn; features/romanise.py) or `glossed` (Chinese names read in English
+dictionary glosses, features/gloss.py). A `glossed` view of two KGs neither of which is read
+as Chinese would repeat the `uri` view: it is left out (`applies`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.errors import InputError
-from selfmea_jax.features import literal, text_encoders
+from selfmea_jax.features import gloss, literal, text_encoders
 from selfmea_jax.features.names import NAME_SOURCES, kg_names, name_features
 
 VIEW_ENCODERS = tuple(text_encoders.ENCODERS) + ("literal", "given")
@@ -42,6 +44,12 @@ def parse_view(text: str) -> ViewSpec:
   if spec.source not in NAME_SOURCES:
     raise InputError(f"unknown name source {spec.source!r} in {text!r}; choose one of {NAME_SOURCES}")
   return spec
+
+
+def applies(task: AlignmentTask, spec: ViewSpec) -> bool:
+  """Whether the view says something of its own about these KGs: a `glossed` view only where
+  at least one KG is glossed (read as Chinese)."""
+  return spec.source != "glossed" or any(gloss.has_dictionary(kg.names) for kg in (task.kg1, task.kg2))
 
 
 def missing_translations(task: AlignmentTask) -> tuple[int, int] | None:

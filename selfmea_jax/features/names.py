@@ -8,20 +8,23 @@ import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
 from selfmea_jax.errors import InputError, warn
-from selfmea_jax.features import bert_encoder, cache, romanise, text_encoders
+from selfmea_jax.features import bert_encoder, cache, gloss, romanise, text_encoders
 
-NAME_SOURCES = ("uri", "translated", "romanised")
+NAME_SOURCES = ("uri", "translated", "romanised", "glossed")
 MAX_NAME_CHARS = 512  # a name is cut here before encoding (a 1.2 MB "name" took e5 11.6 min)
 FEATURE_DTYPES = ("float32", "float16")
 
 
 def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
-  """Names in local order from `uri` (original language), `translated`, or `romanised` (the
-  original names read in Latin letters, features/romanise.py)."""
+  """Names in local order from `uri` (original language), `translated`, `romanised` (the
+  original names read in Latin letters, features/romanise.py) or `glossed` (Chinese names
+  read in English dictionary glosses, features/gloss.py; other KGs' names unchanged)."""
   if source == "uri":
     return kg.names
   if source == "romanised":
     return romanise.romanised(kg.names)
+  if source == "glossed":
+    return gloss.glossed(kg.names)
   if source == "translated":
     if kg.translated_names is None:
       raise InputError("name_source='translated' but this dataset has no translated names")
