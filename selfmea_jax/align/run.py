@@ -282,7 +282,8 @@ def align(
       )
       timings[f"round{round_index}/finetune_s"] = time.time() - started_part  # + encoding both KGs
       info.update({f"finetune/{k}": v for k, v in tune_results.items() if isinstance(v, int | float)})
-      if cfg.finetune.replace_view in name_views.names:  # a view left out (views.applies): joins
+      # replace_view '' (the default) or a view left out (views.applies): the tuned view joins
+      if cfg.finetune.replace_view in name_views.names:
         view_set.replace(
           name_views.names.index(cfg.finetune.replace_view), f"e5ft{round_index}", tuned, cfg.center_views
         )

@@ -15,7 +15,7 @@ glossed: other KGs keep their names.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 import functools
 import importlib.resources
 import re
@@ -42,7 +42,7 @@ def clean_sense(sense: str) -> str:
   return " ".join(re.split(r"[,;]", sense)[0].split())
 
 
-def parse_dictionary(lines: Sequence[str], senses: int = DICTIONARY_SENSES) -> dict[str, str]:
+def parse_dictionary(lines: Iterable[str], senses: int = DICTIONARY_SENSES) -> dict[str, str]:
   """CC-CEDICT lines ('傳統 传统 [chuan2 tong3] /tradition/traditional/') -> {headword: gloss},
   both the traditional and the simplified form; the first entry of a headword wins."""
   out: dict[str, str] = {}
