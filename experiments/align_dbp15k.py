@@ -66,8 +66,12 @@ ABLATION = (  # (label, align overrides); every row: no self-training unless it 
   ),
   ("views: e5:uri only", dict(views=("e5:uri",))),
   ("views: use:uri only", dict(views=("use:uri",))),
-  ("views: use + e5jax, no romanised names", dict(views=("use:uri", "e5jax:uri"))),
-  ("views: use + e5jax + literal:romanised (default)", {}),
+  ("views: use + e5jax, no romanised or glossed names", dict(views=("use:uri", "e5jax:uri"))),
+  (
+    "views: use + e5jax + literal:romanised, no glossed names",
+    dict(views=("use:uri", "e5jax:uri", "literal:romanised")),
+  ),
+  ("views: + e5jax:glossed (default; left out where no KG is Chinese)", {}),
   ("views: use + e5, not centred", dict(center_views=False)),
   ("views: + literal:uri", dict(views=("use:uri", "e5:uri", "literal:uri"))),
   ("hops: 0", dict(hop_weights=(1.0,))),
@@ -296,7 +300,7 @@ def main():
       entry = {"pair": pair, "setting": setting, **result.report}
       if pair == args.failures and setting == "original":
         entry["failures"] = {
-          "label": "default (fine-tuned e5, romanised names)",
+          "label": "default (fine-tuned e5, romanised and glossed names)",
           **failure_buckets(result, config),
         }
         common.save_json(os.path.join(args.results, f"align_failures_{pair}.json"), entry["failures"])
