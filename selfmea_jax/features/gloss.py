@@ -33,7 +33,6 @@ _NOT_A_GLOSS = re.compile(
 )
 _CROSS_REFERENCE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff|]+(\[[^\]]*\])?")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_DOTS = ("·", "・")
 
 
 def clean_sense(sense: str) -> str:
@@ -78,7 +77,7 @@ def gloss_chinese(name: str, words: dict[str, str]) -> str:
   """One Chinese name read in English glosses (and pinyin where no headword covers it)."""
   if name in words:
     return words[name]
-  if any(dot in name for dot in _DOTS):
+  if any(dot in name for dot in romanise.WORD_DOTS):
     return _pinyin(name)
   parts, left_over, i = [], "", 0
   while i < len(name):

@@ -17,6 +17,7 @@ import unicodedata
 
 JAPANESE_SHARE = 0.05  # of a KG's names with kana: the KG is read as Japanese
 SCRIPTS = ("japanese", "chinese", "latin")
+WORD_DOTS = ("·", "・")  # the middle dots between the words of a transliterated name
 
 
 def _has(name: str, ranges: tuple[tuple[int, int], ...]) -> bool:
@@ -64,4 +65,11 @@ def romanised(names: Sequence[str], script: str | None = None) -> list[str]:
   spaces."""
   script = script or script_of(names)
   read = {"japanese": _japanese, "chinese": _chinese, "latin": lambda n: n}[script]
-  return [strip_accents(read(n.replace("·", " ").replace("・", " "))) for n in names]
+  return [strip_accents(read(_spaced(n))) for n in names]
+
+
+def _spaced(name: str) -> str:
+  """The name with each WORD_DOTS middle dot read as a space."""
+  for dot in WORD_DOTS:
+    name = name.replace(dot, " ")
+  return name
