@@ -30,7 +30,7 @@ def get_config() -> ml_collections.ConfigDict:
   #                                  disk and page cache; up-cast to float32 in each batch)
   c.data.cache_dir = "cache"  # feature cache
   c.data.name_encoder = "use"  # use | e5 | e5jax | labse | hash
-  c.data.name_source = "uri"  # uri (original language) | translated
+  c.data.name_source = "uri"  # uri (original language) | translated | translated_cased | romanised | glossed
   c.data.weights_dir = ""  # converted model weights (the JAX e5's); '' = cache_dir
   c.data.labse_path = "setu4993/LaBSE"  # local directory or hub name (encoder 'labse')
   c.data.synthetic = ml_collections.ConfigDict(dataclasses.asdict(SyntheticSpec()))
@@ -144,7 +144,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.align.finetune.queue_batches = 4  # earlier batches' KG2 vectors kept as extra negatives
   # tokens per name while training (0.5% of DBP15K names are longer); encoding is not cut
   c.align.finetune.max_length = 24
-  c.align.finetune.source = "uri"  # uri | translated: the names it reads
+  c.align.finetune.source = "uri"  # uri | translated | translated_cased | ...: the names it reads
   # '' = a view of its own (weighted as the average name view), or the view it replaces
   c.align.finetune.replace_view = ""
   return c

@@ -161,6 +161,8 @@ def test_view_names_and_errors():
   task = make_synthetic_pair(SyntheticSpec(num_entities=50)).task
   with pytest.raises(InputError, match="translated names"):
     views.view_matrices(task, views.parse_view("literal:translated"), "unused")
+  with pytest.raises(InputError, match="translated_cased names"):
+    views.view_matrices(task, views.parse_view("literal:translated_cased"), "unused")
 
 
 def _stage_config(tmp_path):

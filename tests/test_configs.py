@@ -116,7 +116,10 @@ def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked
   # Original names only: read as written (uri), in Latin letters (romanised) or in dictionary
   # glosses (glossed), never translated.
   assert {v.split(":")[1] for v in original.align.views} == {"uri", "romanised", "glossed"}
-  assert any(v.endswith(":translated") for v in translated.align.views)
+  # the translated setting reads the cased titles (the better translations, issue 17)
+  added = set(translated.align.views) - set(original.align.views)
+  assert {v.split(":")[1] for v in added} == {"translated_cased"}
+  assert translated.align.trainer.name_view.endswith(":translated_cased")
   assert set(original.align.views) < set(translated.align.views)
   assert original.workdir != translated.workdir
 

@@ -9,6 +9,7 @@ from selfmea_jax.data import dbp15k
 from selfmea_jax.data.neighbours import neighbour_table
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
+from selfmea_jax.features.names import kg_names
 from tests.conftest import SHARED_DATA, requires_dbp15k
 
 
@@ -132,6 +133,30 @@ def test_a_gold_link_twice_is_an_error_with_file_and_line(tmp_path):
     InputError, match=r"ref_ent_ids:2: KG1 entity 0 linked twice \(first at .*sup_ent_ids:1\)"
   ):
     dbp15k.load_dbp15k(root, "xx_en")
+
+
+def test_cased_translations_are_kg1_titles_and_kg2_keeps_its_own_names(tmp_path):
+  tokens = '[[0, ["a", "b"]], [1, ["c"]], [10, ["a", "b"]], [11, ["ce"]]]'
+  root = write_pair(
+    tmp_path,
+    {"names/translated_ent_name_dbp_xx_en.json": tokens, "names/ent_ids_1_trans_goo": "1\tCee Title\n"},
+  )
+  task = dbp15k.load_dbp15k(root, "xx_en", seed=1, translations=True)
+  kg1, kg2 = task.kg1, task.kg2
+  cased = dict(zip(kg1.names, kg_names(kg1, "translated_cased")))
+  assert cased == {"Cé": "Cee Title", "A b": "A b"}  # no title for entity 0: its own name
+  assert dict(zip(kg1.names, kg_names(kg1, "translated"))) == {"Cé": "c", "A b": "a b"}
+  assert kg_names(kg2, "translated_cased") == kg2.names
+  assert [kg.num_missing_translations("translated_cased") for kg in (kg1, kg2)] == [1, 2]
+
+
+def test_cased_translations_with_an_unknown_id_name_the_line(tmp_path):
+  root = write_pair(
+    tmp_path,
+    {"names/translated_ent_name_dbp_xx_en.json": "[]", "names/ent_ids_1_trans_goo": "1\tC\n7\tX\n"},
+  )
+  with pytest.raises(InputError, match=r"ent_ids_1_trans_goo:2: unknown KG1 id 7"):
+    dbp15k.load_dbp15k(root, "xx_en", translations=True)
 
 
 def test_translations_are_read_only_when_asked_and_checked_per_entry(tmp_path):

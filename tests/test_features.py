@@ -200,3 +200,16 @@ def test_float16_name_caches_halve_the_file_and_reuse_the_float32_encoding(tmp_p
   assert os.path.getsize(stem + "-float16.npy") < 0.6 * os.path.getsize(stem + ".npy")
   in_memory = names.name_features(task, str(tmp_path), "hash", dtype="float16")  # local order
   assert in_memory[0].dtype == np.float32
+
+
+def test_a_source_that_leaves_the_names_as_they_are_shares_the_uri_cache(tmp_path, monkeypatch):
+  from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair  # pylint: disable=import-outside-toplevel
+  from selfmea_jax.features import names  # pylint: disable=import-outside-toplevel
+
+  task = make_synthetic_pair(SyntheticSpec(num_entities=200), seed=0).task  # Latin names: none glossed
+  plain = names.name_features(task, str(tmp_path), "hash")
+  monkeypatch.setattr(text_encoders, "make_encoder", lambda *a, **k: pytest.fail("re-encoded"))
+  glossed = names.name_features(task, str(tmp_path), "hash", source="glossed")
+  for a, b in zip(plain, glossed):
+    np.testing.assert_array_equal(a, b)
+  assert not os.path.exists(cache.cache_stem(str(tmp_path), task.name, "name-hash-glossed", 1) + ".npy")

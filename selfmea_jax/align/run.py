@@ -26,7 +26,7 @@ from selfmea_jax import files, run_config
 from selfmea_jax.align import fusion, views
 from selfmea_jax.align.finetuned_view import finetuned_view
 from selfmea_jax.align.propagation import normalised_edges
-from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.data.kg import TRANSLATED_SOURCES, AlignmentTask
 from selfmea_jax.data.load import Dataset, load
 from selfmea_jax.errors import InputError
 from selfmea_jax.features.names import name_encoder_kwargs
@@ -220,9 +220,10 @@ def align(
   t = time.time()
   view_set, raw_views = load_views(config, dataset)
   timings["views_s"] = time.time() - t
-  missing = views.missing_translations(task)
-  if missing is not None and any(v.endswith(":translated") for v in cfg.views):
-    report["missing_translations"] = list(missing)
+  for source in TRANSLATED_SOURCES:
+    missing = views.missing_translations(task, source)
+    if missing is not None and any(v.endswith(f":{source}") for v in cfg.views):
+      report["missing_translations" if source == "translated" else f"missing_{source}"] = list(missing)
   kgs = (task.kg1, task.kg2)
   edges = [normalised_edges(kg.num_entities, kg.triples) for kg in kgs]
   adjacencies = consistency.adjacencies(task)

@@ -3,8 +3,9 @@
 encoder: a sentence encoder of features/text_encoders.py (use, e5, labse, hash; cached on
 disk), `literal` (character n-gram TF-IDF, features/literal.py) or `given` (name vectors
 that come with the dataset, e.g. the synthetic pair's). source: `uri` (original-language
-names), `translated` (machine-translated names; entities without a translation keep their
-original name, and how many did is reported), `romanised` (original names read in Latin
+names), `translated` / `translated_cased` (machine-translated names: DBP15K's lower-case
+tokens / its cased titles; entities without a translation keep their original name, and how
+many did is reported), `romanised` (original names read in Latin
 letters: pinyin, Hepburn; features/romanise.py) or `glossed` (Chinese names read in English
 dictionary glosses, features/gloss.py). A `glossed` view of two KGs neither of which is read
 as Chinese would repeat the `uri` view: it is left out (`applies`).
@@ -17,7 +18,7 @@ import dataclasses
 from absl import logging
 import numpy as np
 
-from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.data.kg import TRANSLATED_SOURCES, AlignmentTask
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import gloss, literal, text_encoders
 from selfmea_jax.features.names import NAME_SOURCES, kg_names, name_features
@@ -52,11 +53,12 @@ def applies(task: AlignmentTask, spec: ViewSpec) -> bool:
   return spec.source != "glossed" or any(gloss.has_dictionary(kg.names) for kg in (task.kg1, task.kg2))
 
 
-def missing_translations(task: AlignmentTask) -> tuple[int, int] | None:
-  """Entities of (KG1, KG2) without a machine translation (None: the dataset has none)."""
-  if task.kg1.translated_names is None:
+def missing_translations(task: AlignmentTask, source: str = "translated") -> tuple[int, int] | None:
+  """Entities of (KG1, KG2) without a machine translation of `source` (None: the dataset
+  has none)."""
+  if task.kg1.translations(source) is None:
     return None
-  return task.kg1.num_missing_translations, task.kg2.num_missing_translations
+  return task.kg1.num_missing_translations(source), task.kg2.num_missing_translations(source)
 
 
 def view_matrices(
@@ -73,11 +75,11 @@ def view_matrices(
     if given is None:
       raise InputError("view 'given' needs a dataset that comes with name vectors (synthetic)")
     return tuple(np.asarray(x, np.float32) for x in given)
-  if spec.source == "translated":
-    missing = missing_translations(task)
+  if spec.source in TRANSLATED_SOURCES:
+    missing = missing_translations(task, spec.source)
     if missing is None:
-      raise InputError(f"view {spec.name!r} needs translated names; this dataset has none")
-    logging.info("translated names missing for %d KG1 / %d KG2 entities (original name used)", *missing)
+      raise InputError(f"view {spec.name!r} needs {spec.source} names; this dataset has none")
+    logging.info("%s names missing for %d KG1 / %d KG2 entities (original name used)", spec.source, *missing)
   if spec.encoder == "literal":
     names1, names2 = kg_names(task.kg1, spec.source), kg_names(task.kg2, spec.source)
     return literal.literal_features(names1, names2, literal_dim, seed=seed)

@@ -55,6 +55,18 @@ def _read_translated(path: str, id_to_local: list[dict[int, int]], sizes: list[i
   return out
 
 
+def _read_cased_translations(path: str, id_to_local: dict[int, int], size: int) -> list[str]:
+  """`id \t cased translated name` lines (DBP15K's names/ent_ids_1_trans_goo, KG1 ids) ->
+  [size] names in local order ('' where an entity has none)."""
+  out = [""] * size
+  for line_number, (id_text, name) in tsv.read_rows(path, 2):
+    entity_id = tsv.parse_int(id_text, path, line_number)
+    if entity_id not in id_to_local:
+      raise InputError(f"unknown KG1 id {entity_id}", path, line_number)
+    out[id_to_local[entity_id]] = name.strip()
+  return out
+
+
 def _load_kg(directory: str, kg_number: int, rng: np.random.Generator):
   ids, uris_in_file_order = tsv.read_id_map(os.path.join(directory, f"ent_ids_{kg_number}"))
   rel_ids, rel_uris = tsv.read_id_map(os.path.join(directory, f"rel_ids_{kg_number}"))
@@ -77,7 +89,9 @@ def load_dbp15k(
   data_dir: str, pair: str, seed: int = 0, split: str = "jape_split_0_3", translations: bool = False
 ) -> AlignmentTask:
   """Loads one DBP15K pair; entity indices are a seeded permutation of the file ids.
-  translations: also read the machine-translated names (parsed only when asked for)."""
+  translations: also read the machine-translated names (parsed only when asked for): the
+  token lists of both KGs, and KG1's cased titles where the pair has them (KG2 is English:
+  it keeps its own names there)."""
   directory = pair_dir(data_dir, pair)
   rng = rng_streams.entity_remap(seed)
   kg_parts = [_load_kg(directory, kg_number, rng) for kg_number in (1, 2)]
@@ -94,12 +108,17 @@ def load_dbp15k(
       for path, links in ((valid_path, valid), (test_path, test))
     ]
   )
-  translated = [None, None]
+  translated, cased = [None, None], [None, None]
+  sizes = [len(p[0]) for p in kg_parts]
   json_path = os.path.join(directory, "names", f"translated_ent_name_dbp_{pair}.json")
+  cased_path = os.path.join(directory, "names", "ent_ids_1_trans_goo")
   if translations:
-    translated = _read_translated(json_path, id_maps, [len(p[0]) for p in kg_parts])
+    translated = _read_translated(json_path, id_maps, sizes)
+    if os.path.exists(cased_path):
+      cased = [_read_cased_translations(cased_path, id_maps[0], sizes[0]), [""] * sizes[1]]
   kgs = []
-  for (uris, rel_uris, triples, source_rows, _, source_ids), trans in zip(kg_parts, translated):
+  for part, trans, cased_trans in zip(kg_parts, translated, cased):
+    uris, rel_uris, triples, source_rows, _, source_ids = part
     kgs.append(
       KnowledgeGraph(
         names=[name_from_uri(u) for u in uris],
@@ -109,6 +128,7 @@ def load_dbp15k(
         source_rows=source_rows,
         source_ids=source_ids,
         translated_names=trans,
+        cased_translated_names=cased_trans,
       )
     )
   return AlignmentTask(name=pair, kg1=kgs[0], kg2=kgs[1], valid_links=valid, test_links=test)

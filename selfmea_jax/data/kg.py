@@ -12,6 +12,8 @@ import numpy as np
 
 from selfmea_jax.errors import InputError
 
+TRANSLATED_SOURCES = ("translated", "translated_cased")  # name sources read from translations
+
 
 @dataclasses.dataclass(frozen=True)
 class KnowledgeGraph:
@@ -24,7 +26,9 @@ class KnowledgeGraph:
     relation_names: [r] relation URIs.
     source_rows: [n] int64, row of each entity in its source id file (feature-cache order).
     source_ids: [n] int64, each entity's id in the source files (image pickles are keyed by it).
-    translated_names: optional [n] machine-translated names.
+    translated_names: optional [n] machine-translated names ('' where an entity has none).
+    cased_translated_names: optional [n] machine-translated names as cased titles (DBP15K's
+      `ent_ids_1_trans_goo`; '' where an entity has none).
   """
 
   names: list[str]
@@ -34,6 +38,7 @@ class KnowledgeGraph:
   source_rows: np.ndarray
   source_ids: np.ndarray
   translated_names: list[str] | None = None
+  cased_translated_names: list[str] | None = None
 
   @property
   def num_entities(self) -> int:
@@ -43,12 +48,15 @@ class KnowledgeGraph:
   def num_relations(self) -> int:
     return len(self.relation_names)
 
-  @property
-  def num_missing_translations(self) -> int | None:
+  def translations(self, source: str = "translated") -> list[str] | None:
+    """[n] machine-translated names of a name source (`translated` or `translated_cased`),
+    None where none were loaded."""
+    return self.cased_translated_names if source == "translated_cased" else self.translated_names
+
+  def num_missing_translations(self, source: str = "translated") -> int | None:
     """Entities without a machine-translated name (None: no translations loaded)."""
-    if self.translated_names is None:
-      return None
-    return sum(1 for t in self.translated_names if not t)
+    names = self.translations(source)
+    return None if names is None else sum(1 for t in names if not t)
 
 
 @dataclasses.dataclass(frozen=True)

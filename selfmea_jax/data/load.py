@@ -9,7 +9,7 @@ import ml_collections
 import numpy as np
 
 from selfmea_jax.data import dbp15k, openea
-from selfmea_jax.data.kg import AlignmentTask
+from selfmea_jax.data.kg import TRANSLATED_SOURCES, AlignmentTask
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
 
@@ -28,7 +28,7 @@ def name_inputs(config: ml_collections.ConfigDict) -> list[str]:
 
 def uses_translations(config: ml_collections.ConfigDict) -> bool:
   """Whether any name input of the config reads the machine-translated names."""
-  return any(text.partition(":")[2] == "translated" for text in name_inputs(config))
+  return any(text.partition(":")[2].strip() in TRANSLATED_SOURCES for text in name_inputs(config))
 
 
 @dataclasses.dataclass(frozen=True)

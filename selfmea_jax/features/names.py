@@ -6,34 +6,38 @@ from absl import logging
 import ml_collections
 import numpy as np
 
-from selfmea_jax.data.kg import AlignmentTask, KnowledgeGraph
+from selfmea_jax.data.kg import TRANSLATED_SOURCES, AlignmentTask, KnowledgeGraph
 from selfmea_jax.errors import InputError, warn
 from selfmea_jax.features import bert_encoder, cache, gloss, romanise, text_encoders
 
-NAME_SOURCES = ("uri", "translated", "romanised", "glossed")
+NAME_SOURCES = ("uri", *TRANSLATED_SOURCES, "romanised", "glossed")
 MAX_NAME_CHARS = 512  # a name is cut here before encoding (a 1.2 MB "name" took e5 11.6 min)
 FEATURE_DTYPES = ("float32", "float16")
 
 
 def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
-  """Names in local order from `uri` (original language), `translated`, `romanised` (the
-  original names read in Latin letters, features/romanise.py) or `glossed` (Chinese names
-  read in English dictionary glosses, features/gloss.py; other KGs' names unchanged)."""
+  """Names in local order from `uri` (original language), `translated` (machine-translated,
+  DBP15K's lower-case tokens), `translated_cased` (machine-translated cased titles, DBP15K's
+  `ent_ids_1_trans_goo`), `romanised` (the original names read in Latin letters,
+  features/romanise.py) or `glossed` (Chinese names read in English dictionary glosses,
+  features/gloss.py; other KGs' names unchanged). An entity without a translation keeps its
+  original name."""
   if source == "uri":
     return kg.names
   if source == "romanised":
     return romanise.romanised(kg.names)
   if source == "glossed":
     return gloss.glossed(kg.names)
-  if source == "translated":
-    if kg.translated_names is None:
-      raise InputError("name_source='translated' but this dataset has no translated names")
-    missing = kg.num_missing_translations
+  if source in TRANSLATED_SOURCES:
+    translations = kg.translations(source)
+    if translations is None:
+      raise InputError(f"name_source={source!r} but this dataset has no such translated names")
+    missing = kg.num_missing_translations(source)
     if missing:
       logging.info(
-        "%d of %d entities have no translated name; their original name is used", missing, kg.num_entities
+        "%d of %d entities have no %s name; their original name is used", missing, kg.num_entities, source
       )
-    return [t or n for t, n in zip(kg.translated_names, kg.names)]
+    return [t or n for t, n in zip(translations, kg.names)]
   raise InputError(f"unknown name source {source!r}; choose one of {NAME_SOURCES}")
 
 
@@ -87,11 +91,15 @@ def name_features(
   """
   if dtype not in FEATURE_DTYPES:
     raise InputError(f"unknown feature dtype {dtype!r}; choose one of {FEATURE_DTYPES}")
-  kind = f"name-{encoder}-{source}"
   out, make = [], None
   for kg_number, kg in ((1, task.kg1), (2, task.kg2)):
-    names = capped(to_file_order(kg_names(kg, source), kg.source_rows), f"KG{kg_number}")
-    expected = {"encoder": encoder, "source": source, "names_sha256": cache.names_digest(names)}
+    local_names = kg_names(kg, source)
+    # A source that leaves a KG's names as they are (an English KG glossed or translated)
+    # shares the `uri` cache instead of encoding the same names again.
+    stored_as = "uri" if local_names == kg.names else source
+    kind = f"name-{encoder}-{stored_as}"
+    names = capped(to_file_order(local_names, kg.source_rows), f"KG{kg_number}")
+    expected = {"encoder": encoder, "source": stored_as, "names_sha256": cache.names_digest(names)}
     stem = cache.cache_stem(cache_dir, task.name, kind, kg_number)
     narrow = stem + "-float16" if dtype == "float16" else None
     features = cache.load_features(narrow, expected) if narrow else None
