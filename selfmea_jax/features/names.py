@@ -33,7 +33,7 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
     if translations is None:
       raise InputError(f"name_source={source!r} but this dataset has no such translated names")
     missing = kg.num_missing_translations(source)
-    if missing:
+    if 0 < missing < kg.num_entities:  # none at all: an English KG (views.py logs both KGs' counts)
       logging.info(
         "%d of %d entities have no %s name; their original name is used", missing, kg.num_entities, source
       )
