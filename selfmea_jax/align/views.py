@@ -53,12 +53,11 @@ def applies(task: AlignmentTask, spec: ViewSpec) -> bool:
   return spec.source != "glossed" or any(gloss.has_dictionary(kg.names) for kg in (task.kg1, task.kg2))
 
 
-def missing_translations(task: AlignmentTask, source: str = "translated") -> tuple[int, int] | None:
+def missing_translations(task: AlignmentTask, source: str) -> tuple[int, int] | None:
   """Entities of (KG1, KG2) without a machine translation of `source` (None: the dataset
   has none)."""
-  if task.kg1.translations(source) is None:
-    return None
-  return task.kg1.num_missing_translations(source), task.kg2.num_missing_translations(source)
+  counts = task.kg1.num_missing_translations(source), task.kg2.num_missing_translations(source)
+  return None if counts[0] is None else counts
 
 
 def view_matrices(

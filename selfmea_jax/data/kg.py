@@ -48,12 +48,12 @@ class KnowledgeGraph:
   def num_relations(self) -> int:
     return len(self.relation_names)
 
-  def translations(self, source: str = "translated") -> list[str] | None:
+  def translations(self, source: str) -> list[str] | None:
     """[n] machine-translated names of a name source (`translated` or `translated_cased`),
     None where none were loaded."""
     return self.cased_translated_names if source == "translated_cased" else self.translated_names
 
-  def num_missing_translations(self, source: str = "translated") -> int | None:
+  def num_missing_translations(self, source: str) -> int | None:
     """Entities without a machine-translated name (None: no translations loaded)."""
     names = self.translations(source)
     return None if names is None else sum(1 for t in names if not t)
