@@ -55,3 +55,18 @@ def test_batches_must_divide_over_the_devices(small_config, key):
     sharding.config_mesh(small_config)
   small_config.train.data_parallel = False
   sharding.config_mesh(small_config)  # one device: any size
+
+
+def test_runs_with_the_same_settings_share_one_compiled_step(small_config):
+  """A second run in the process (the next self-training round, a resume) reuses the jitted
+  step instead of compiling it again; other settings get their own."""
+
+  def jitted(config):
+    model = build.make_model(config, ())
+    tx = build.make_optimizer(config, total_steps=10)
+    return sharding._jitted_step(model, tx, build.loss_config(config), sharding.config_mesh(config))
+
+  first = jitted(small_config)
+  assert jitted(small_config) is first
+  small_config.train.learning_rate *= 2
+  assert jitted(small_config) is not first

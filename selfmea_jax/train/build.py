@@ -3,6 +3,8 @@ initial train state (or only its shapes, as a template to restore a checkpoint i
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -32,12 +34,18 @@ def make_model(config: ml_collections.ConfigDict, modalities: tuple[str, ...]) -
 
 
 def make_optimizer(config: ml_collections.ConfigDict, total_steps: int) -> optax.GradientTransformation:
-  """Adam with a constant or cosine-decayed learning rate."""
-  if config.train.lr_schedule == "constant":
-    return optax.adam(config.train.learning_rate)
-  if config.train.lr_schedule == "cosine":
-    return optax.adam(optax.cosine_decay_schedule(config.train.learning_rate, max(total_steps, 1)))
-  raise InputError(f"unknown train.lr_schedule {config.train.lr_schedule!r}; use constant | cosine")
+  """Adam with a constant or cosine-decayed learning rate (the same object for the same
+  settings, so that a later run in this process reuses the compiled train step)."""
+  return _adam(config.train.lr_schedule, config.train.learning_rate, max(total_steps, 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _adam(schedule: str, learning_rate: float, total_steps: int) -> optax.GradientTransformation:
+  if schedule == "constant":
+    return optax.adam(learning_rate)
+  if schedule == "cosine":
+    return optax.adam(optax.cosine_decay_schedule(learning_rate, total_steps))
+  raise InputError(f"unknown train.lr_schedule {schedule!r}; use constant | cosine")
 
 
 def loss_config(config: ml_collections.ConfigDict) -> LossConfig:

@@ -9,6 +9,8 @@ computes what it computes on one.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -75,10 +77,17 @@ def with_sharding(abstract_tree, mesh: Mesh):
 def make_train_step(model, tx, cfg: LossConfig, mesh: Mesh):
   """(replicated state, host batch) -> (replicated state, metrics); the state is donated and
   the batch is split on axis 0 over the mesh."""
-  step = jax.jit(
+  step = _jitted_step(model, tx, cfg, mesh)
+  return lambda state, batch: step(state, shard_batch(batch, mesh))
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted_step(model, tx, cfg: LossConfig, mesh: Mesh):
+  """One jitted step per (model, optimiser, loss settings, mesh): a later run in this process
+  (the next self-training round, a resumed run) reuses its compiled programs."""
+  return jax.jit(
     lambda state, batch: train_step(state, batch, model, tx, cfg),
     in_shardings=(replicated(mesh), NamedSharding(mesh, P(DATA_AXIS))),
     out_shardings=(replicated(mesh), replicated(mesh)),
     donate_argnums=0,
   )
-  return lambda state, batch: step(state, shard_batch(batch, mesh))
