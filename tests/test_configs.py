@@ -121,6 +121,9 @@ def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked
   assert {v.split(":")[1] for v in added} == {"translated_cased"}
   assert translated.align.trainer.name_view.endswith(":translated_cased")
   assert set(original.align.views) < set(translated.align.views)
+  # and, its names stronger, weighs the propagated hops less and decodes on the CSLS kernel
+  assert tuple(translated.align.hop_weights) == (1.0, 0.5, 0.5) != tuple(original.align.hop_weights)
+  assert translated.decoding.sinkhorn_csls_weight == 1.0 > original.decoding.sinkhorn_csls_weight
   assert original.workdir != translated.workdir
 
 

@@ -36,11 +36,13 @@ def make_model(config: ml_collections.ConfigDict, modalities: tuple[str, ...]) -
 def make_optimizer(config: ml_collections.ConfigDict, total_steps: int) -> optax.GradientTransformation:
   """Adam with a constant or cosine-decayed learning rate (the same object for the same
   settings, so that a later run in this process reuses the compiled train step)."""
-  return _adam(config.train.lr_schedule, config.train.learning_rate, max(total_steps, 1))
+  schedule = config.train.lr_schedule
+  return _adam(schedule, config.train.learning_rate, max(total_steps, 1) if schedule == "cosine" else 0)
 
 
 @functools.lru_cache(maxsize=8)
 def _adam(schedule: str, learning_rate: float, total_steps: int) -> optax.GradientTransformation:
+  """total_steps: the cosine decay's length (0 for a constant rate, which does not use it)."""
   if schedule == "constant":
     return optax.adam(learning_rate)
   if schedule == "cosine":
