@@ -67,19 +67,18 @@ def aligner(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
     # ja_en validation pool, round 0, .9798 -> .9876 decoded; both kinds .9864 (BUILD_NOTES
     # issue 17, tenth session)
     c.align.views += ("use:translated_cased", "e5jax:translated_cased", "literal:translated_cased")
+    # with the titles the names carry more: the propagated hops count half, and the plan's
+    # kernel is the full CSLS score (below); ja_en validation pool, round 1, .9887 -> .9907
+    # decoded (BUILD_NOTES issue 17, eleventh session)
+    c.align.hop_weights = (1.0, 0.5, 0.5)
   c.align.trainer.name_view = "e5jax:translated_cased" if translated else "e5jax:uri"
   c.align.finetune.enabled = True  # each round fine-tunes e5 on its pseudo-seeds: one more view
   c.decoding.scoring, c.decoding.assignment = "sinkhorn", "hungarian"
   c.decoding.sinkhorn_temperature = 0.005
-  c.decoding.sinkhorn_csls_weight = 0.75  # the best on ja_en 2x / 4x validation pools (issue 16)
+  # original names: the best on ja_en 2x / 4x validation pools (issue 16); translated: above
+  c.decoding.sinkhorn_csls_weight = 1.0 if translated else 0.75
   c.decoding.consistency_weight = 0.1
   c.decoding.consistency_rounds = 1
-  if translated:
-    # with the titles the names carry more: the propagated hops count half and the plan's
-    # kernel is the full CSLS score; ja_en validation pool, round 1, .9887 -> .9907 decoded
-    # (BUILD_NOTES issue 17, eleventh session)
-    c.align.hop_weights = (1.0, 0.5, 0.5)
-    c.decoding.sinkhorn_csls_weight = 1.0
   # the confidence's calibration, fitted once on ja_en's validation pools (30% dangling and
   # complete, pooled; experiments/fit_confidence.py, BUILD_NOTES issue 16); unchanged for every pair
   c.decoding.calibration = (0.3863, 15.8056, 5.3697, -0.0124)
