@@ -10,6 +10,9 @@ CSLS + Hungarian beside the default decoding. Writes --out (JSON).
   python -m experiments.abstention runs/bench/zh_en_d30 runs/bench/ja_en_d30 runs/bench/fr_en_d30
   python -m experiments.abstention dbp15k:ja_en dbp15k:zh_en dbp15k:fr_en \
       --out=experiments/results/abstention_complete.json
+
+--translated runs the translated setting (`dbp15k.py:<pair>,aligner,translated`, or
+`own_kgs.py:<folder>,translated` on a benchmark's translated_names_1) under --runs/<name>_translated.
 """
 
 from __future__ import annotations
@@ -25,18 +28,21 @@ from selfmea_jax.align import run
 from selfmea_jax.matching import decoding, metrics
 
 
-def config_for(spec: str, cache_dir: str):
+def config_for(spec: str, cache_dir: str, translated: bool = False):
+  option = ",translated" if translated else ""
   if spec.startswith("dbp15k:"):
-    config = config_files.load("dbp15k", f"{spec.split(':', 1)[1]},aligner")
+    config = config_files.load("dbp15k", f"{spec.split(':', 1)[1]},aligner{option}")
   else:
-    config = config_files.load("own_kgs", spec)
+    config = config_files.load("own_kgs", spec + option)
   config.data.cache_dir = cache_dir
   return config
 
 
-def run_name(spec: str) -> str:
-  """The run's folder under --runs: the pair of dbp15k:<pair>, else the benchmark folder's name."""
-  return spec.split(":", 1)[1] if ":" in spec else os.path.basename(os.path.normpath(spec))
+def run_name(spec: str, translated: bool = False) -> str:
+  """The run's folder under --runs: the pair of dbp15k:<pair>, else the benchmark folder's name
+  (+ `_translated`)."""
+  name = spec.split(":", 1)[1] if ":" in spec else os.path.basename(os.path.normpath(spec))
+  return name + ("_translated" if translated else "")
 
 
 def simple_decoders(decoded: decoding.Decoded, links, base: decoding.Decoder) -> dict[str, float]:
@@ -50,9 +56,9 @@ def simple_decoders(decoded: decoding.Decoded, links, base: decoding.Decoder) ->
   return out
 
 
-def measure(spec: str, runs: str, cache_dir: str) -> dict:
-  config = config_for(spec, cache_dir)
-  name = run_name(spec)
+def measure(spec: str, runs: str, cache_dir: str, translated: bool = False) -> dict:
+  config = config_for(spec, cache_dir, translated)
+  name = run_name(spec, translated)
   started = time.time()
   result = run.align(config, os.path.join(runs, name))
   report, task = result.report, result.task
@@ -106,10 +112,11 @@ def main() -> None:
   parser.add_argument("--runs", default="runs/abstention")
   parser.add_argument("--cache_dir", default="cache")
   parser.add_argument("--out", default="experiments/results/abstention.json")
+  parser.add_argument("--translated", action="store_true", help="the machine-translated name setting")
   args = parser.parse_args()
   rows = []
   for spec in args.specs:
-    rows.append(measure(spec, args.runs, args.cache_dir))
+    rows.append(measure(spec, args.runs, args.cache_dir, args.translated))
     print(table(rows[-1:]), flush=True)
   print(table(rows))
   save_json(args.out, rows)

@@ -5,7 +5,9 @@ their KG1 entity, each with every triple that touches it. The surviving entity o
 link has no counterpart any more ("dangling"). `--kg1_keep` < 1 also drops a seeded share of
 KG1's entities (with their triples and links), so that KG2 is 1 / kg1_keep times larger.
 Written in the OpenEA layout (rel_triples_1/2, ent_links with the remaining gold links) with
-`removed_entities` (kg, URI, its former partner) and `dangling_entities` (kg, URI) beside it.
+`removed_entities` (kg, URI, its former partner) and `dangling_entities` (kg, URI) beside it,
+and `translated_names_1` (the pair's machine-translated cased titles of the KG1 entities
+left, DBP15K's names/ent_ids_1_trans_goo) for `configs/own_kgs.py:<out>,translated`.
 
   python -m experiments.dangling_benchmark --pair=ja_en --fraction=0.3 --out=runs/bench/ja_en_d30
   python -m experiments.dangling_benchmark --pair=ja_en --fraction=0 --kg1_keep=0.5 --out=runs/bench/ja_en_2x
@@ -79,6 +81,8 @@ def build(task: AlignmentTask, fraction: float, kg1_keep: float, seed: int, out:
     os.path.join(out, "ent_links"), [(task.kg1.uris[i], task.kg2.uris[j]) for i, j in links[kept].tolist()]
   )
   _write(os.path.join(out, "removed_entities"), removed)
+  if task.kg1.cased_translated_names is not None:
+    _write(os.path.join(out, "translated_names_1"), translated_rows(task.kg1, present[0]))
   _write(os.path.join(out, "dangling_entities"), dangling)
   summary = {
     "source": task.name,
@@ -97,6 +101,13 @@ def build(task: AlignmentTask, fraction: float, kg1_keep: float, seed: int, out:
   return summary
 
 
+def translated_rows(kg, present: set) -> list[tuple[str, str]]:
+  """(URI, translated title) of the entities left that have a translation, sorted by URI."""
+  return sorted(
+    (uri, title) for uri, title in zip(kg.uris, kg.cased_translated_names) if title and uri in present
+  )
+
+
 def _write(path: str, rows) -> None:
   with open(path, "w", encoding="utf-8") as f:
     f.writelines("\t".join(map(str, row)) + "\n" for row in rows)
@@ -111,7 +122,7 @@ def main():
   parser.add_argument("--data_dir", default="../shared/data")
   parser.add_argument("--out", required=True)
   args = parser.parse_args()
-  task = dbp15k.load_dbp15k(args.data_dir, args.pair, seed=args.seed)
+  task = dbp15k.load_dbp15k(args.data_dir, args.pair, seed=args.seed, translations=True)
   summary = build(task, args.fraction, args.kg1_keep, args.seed, args.out)
   print(json.dumps(summary, indent=1))
 

@@ -3,6 +3,7 @@ inputs that are almost surely mistakes stop with one file:line error, legitimate
 succeed with a `warning:` line, and nothing silently changes a result."""
 
 import csv
+import dataclasses
 import errno
 import json
 import os
@@ -297,8 +298,12 @@ def read_lines(path) -> list[str]:
 
 def test_the_dangling_benchmark_removes_one_side_of_a_share_of_the_test_links(tmp_path):
   task = make_synthetic_pair(SyntheticSpec(num_entities=400), seed=0).task
+  titles = [f"title {i}" if i % 3 else "" for i in range(task.kg1.num_entities)]  # some untranslated
+  task = dataclasses.replace(task, kg1=dataclasses.replace(task.kg1, cased_translated_names=titles))
   summary = dangling_benchmark.build(task, 0.3, 1.0, 0, str(tmp_path))
   reloaded = openea.load_openea(str(tmp_path))
+  title_of = dict(zip(task.kg1.uris, titles))
+  assert reloaded.kg1.cased_translated_names == [title_of[u] for u in reloaded.kg1.uris]
   removed = round(0.3 * len(task.test_links))
   assert summary["removed"] == [removed - removed // 2, removed // 2]
   assert (

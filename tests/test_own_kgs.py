@@ -9,6 +9,7 @@ from configs import own_kgs
 from selfmea_jax.align import run
 from selfmea_jax.data import openea
 from selfmea_jax.errors import InputError
+from selfmea_jax.features import names
 from selfmea_jax.train import input_pipeline
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "experiments", "tiny_kgs")
@@ -109,3 +110,35 @@ def test_optional_names_and_attribute_files(tmp_path):
   (tmp_path / "names_2").write_text("http://dbpedia.org/resource/Atlantis\tAtlantis\n", encoding="utf-8")
   with pytest.raises(InputError, match=r"names_2:1: entity .* is not in the KG"):
     openea.load_openea(str(tmp_path))
+
+
+def test_translated_names_file_feeds_the_translated_sources(tmp_path):
+  for name in ("rel_triples_1", "rel_triples_2", "ent_links"):
+    shutil.copy(os.path.join(EXAMPLE, name), tmp_path / name)
+  without = openea.load_openea(str(tmp_path))
+  with pytest.raises(InputError, match="translated_names_1 / translated_names_2"):
+    names.kg_names(without.kg1, "translated_cased")
+  fr = "http://fr.dbpedia.org/resource/"
+  (tmp_path / "translated_names_1").write_text(
+    f"{fr}Allemagne\tGermany\n{fr}Tour_Eiffel\tEiffel Tower\n", encoding="utf-8"
+  )
+  task = openea.load_openea(str(tmp_path))
+  for source in ("translated", "translated_cased"):
+    translated = dict(zip(task.kg1.uris, names.kg_names(task.kg1, source)))
+    assert translated[f"{fr}Allemagne"] == "Germany" and translated[f"{fr}Tour_Eiffel"] == "Eiffel Tower"
+    assert translated[f"{fr}Paris"] == "Paris"  # no translation: the original name
+    assert names.kg_names(task.kg2, source) == task.kg2.names  # the KG without a file: its own names
+  (tmp_path / "translated_names_1").write_text(
+    f"{fr}Allemagne\tGermany\n{fr}Atlantis\tAtlantis\n", encoding="utf-8"
+  )
+  with pytest.raises(InputError, match=r"translated_names_1:2: entity .* is not in the KG"):
+    openea.load_openea(str(tmp_path))
+
+
+def test_translated_option_of_the_own_kgs_config(tmp_path):
+  plain, translated = own_kgs.get_config(str(tmp_path)), own_kgs.get_config(f"{tmp_path},translated")
+  assert translated.data.openea_dir == plain.data.openea_dir == str(tmp_path)
+  assert (
+    "e5jax:translated_cased" in translated.align.views and "e5jax:translated_cased" not in plain.align.views
+  )
+  assert translated.workdir == plain.workdir + "_translated"

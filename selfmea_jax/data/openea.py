@@ -3,6 +3,9 @@
   <dir>/rel_triples_1, <dir>/rel_triples_2   `head \t relation \t tail`, URIs, UTF-8
   <dir>/ent_links                            optional: `KG1 URI \t KG2 URI`, one-to-one
   <dir>/names_1, <dir>/names_2               optional: `URI \t name` (default: from the URI)
+  <dir>/translated_names_1, _2               optional: `URI \t machine-translated name`, read
+                                             by the `translated` and `translated_cased` name
+                                             sources (an entity without one keeps its name)
   <dir>/attr_triples_1, attr_triples_2       optional: `URI \t attribute \t value` (used by
                                              the `attribute` modality: attribute bags)
   <dir>/dangling_entities                    optional: `kg \t URI`, entities known to have no
@@ -17,6 +20,7 @@ evaluated; without, nothing is evaluated and the alignment is only exported.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import urllib.parse
 
@@ -172,6 +176,16 @@ def read_triples(directory: str, kg_number: int) -> list[tuple[int, list[str]]]:
   return rows
 
 
+def read_translations(directory: str, kg_number: int, local_uris: list[str], local_of: dict[str, int]):
+  """[n] machine-translated names in local order from translated_names_<kg_number> ('' where an
+  entity has none), or None without that file."""
+  path = os.path.join(directory, f"translated_names_{kg_number}")
+  if not os.path.exists(path):
+    return None
+  translated = read_names(path, local_of)
+  return [translated.get(u, "") for u in local_uris]
+
+
 def _load_kg(directory: str, kg_number: int, rows, linked: list[str], rng: np.random.Generator):
   uris = sorted({f[0] for _, f in rows} | {f[2] for _, f in rows} | set(linked))
   relations = sorted({f[1] for _, f in rows})
@@ -181,6 +195,7 @@ def _load_kg(directory: str, kg_number: int, rows, linked: list[str], rng: np.ra
   triples = np.array([[local_of[h], relation_of[r], local_of[t]] for _, (h, r, t) in rows], np.int32)
   local_uris = [uris[row] for row in source_rows]
   names = read_names(os.path.join(directory, f"names_{kg_number}"), local_of)
+  translations = read_translations(directory, kg_number, local_uris, local_of)
   kg = KnowledgeGraph(
     names=[names.get(u) or name_from_uri(u) for u in local_uris],
     uris=local_uris,
@@ -188,8 +203,19 @@ def _load_kg(directory: str, kg_number: int, rows, linked: list[str], rng: np.ra
     relation_names=relations,
     source_rows=source_rows,
     source_ids=source_rows.copy(),
+    translated_names=translations,
+    cased_translated_names=translations,
   )
   return kg, local_of
+
+
+def _untranslated_as_blank(kg: KnowledgeGraph, other: KnowledgeGraph) -> KnowledgeGraph:
+  """A KG without a translated_names file beside one that has it: every entity keeps its own
+  name under the translated sources (the KG is already in the target language)."""
+  if kg.translated_names is not None or other.translated_names is None:
+    return kg
+  blank = [""] * kg.num_entities
+  return dataclasses.replace(kg, translated_names=blank, cased_translated_names=blank)
 
 
 def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> AlignmentTask:
@@ -208,6 +234,7 @@ def load_openea(directory: str, seed: int = 0, valid_fraction: float = 0.3) -> A
     _load_kg(directory, kg_number, rows, [link[kg_number] for link in links], rng)
     for kg_number, rows in zip((1, 2), triples)
   )
+  kg1, kg2 = _untranslated_as_blank(kg1, kg2), _untranslated_as_blank(kg2, kg1)
   pairs = np.array([[local1[a], local2[b]] for _, a, b in links], np.int32).reshape(-1, 2)
   pairs = pairs[rng.permutation(len(pairs))]
   num_valid = round(valid_fraction * len(pairs))

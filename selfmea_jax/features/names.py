@@ -31,7 +31,10 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
   if source in TRANSLATED_SOURCES:
     translations = kg.translations(source)
     if translations is None:
-      raise InputError(f"name_source={source!r} but this dataset has no such translated names")
+      raise InputError(
+        f"name_source={source!r} but this dataset has no such translated names (DBP15K: the "
+        "pair's names/ folder; your own KGs: translated_names_1 / translated_names_2 beside the triples)"
+      )
     missing = kg.num_missing_translations(source)
     if 0 < missing < kg.num_entities:  # none at all: an English KG (views.py logs both KGs' counts)
       logging.info(
