@@ -8,8 +8,10 @@
 
 Triples are (head URI, relation URI, tail URI); links (optional) are (KG1 URI, KG2 URI) gold
 pairs, used for evaluation only; names (optional) map a URI to its name (default: from the
-URI). In-memory KGs are written to `<workdir>/input/` in the OpenEA layout and read back by
-the same loader as the command line, so every check (and every file:line message) applies;
+URI); translated names (optional) map a URI to its machine-translated name and switch on the
+translated setting (`configs/own_kgs.py:<dir>,translated`). In-memory KGs are written to
+`<workdir>/input/` in the OpenEA layout and read back by the same loader as the command
+line, so every check (and every file:line message) applies;
 their name vectors are cached under `<workdir>/cache/` (the converted e5 weights stay in the
 usual cache directory, `data.weights_dir`).
 """
@@ -47,10 +49,12 @@ class AlignmentTable:
     return HEADER
 
 
-def default_config(directory: str, workdir: str, overrides: dict | None = None) -> ml_collections.ConfigDict:
-  """The aligner's config for an OpenEA folder (configs/own_kgs.py) with dotted-key overrides,
-  e.g. {'align.self_training_rounds': 0, 'data.name_encoder': 'hash'}."""
-  config = config_files.load("own_kgs", directory)
+def default_config(
+  directory: str, workdir: str, overrides: dict | None = None, translated: bool = False
+) -> ml_collections.ConfigDict:
+  """The aligner's config for an OpenEA folder (configs/own_kgs.py; translated: its
+  `,translated` setting) with dotted-key overrides, e.g. {'align.self_training_rounds': 0}."""
+  config = config_files.load("own_kgs", directory + (",translated" if translated else ""))
   config.workdir = workdir
   return _overridden(config, overrides)
 
@@ -62,11 +66,16 @@ def _overridden(config: ml_collections.ConfigDict, overrides: dict | None) -> ml
 
 
 def align_folder(
-  directory: str, workdir: str, overrides: dict | None = None, config: ml_collections.ConfigDict | None = None
+  directory: str,
+  workdir: str,
+  overrides: dict | None = None,
+  config: ml_collections.ConfigDict | None = None,
+  translated: bool = False,
 ) -> AlignmentTable:
-  """Aligns the KG pair of an OpenEA folder (rel_triples_1/2, optional ent_links, names_1/2).
-  Resumes from workdir like the command line (and refuses another config's workdir)."""
-  config = config or default_config(directory, workdir, overrides)
+  """Aligns the KG pair of an OpenEA folder (rel_triples_1/2, optional ent_links, names_1/2,
+  translated_names_1/2 read with translated=True). Resumes from workdir like the command line
+  (and refuses another config's workdir)."""
+  config = config or default_config(directory, workdir, overrides, translated)
   config_checks.validate(config)
   with run_config.training_workdir(config, workdir, input_files(config)):
     result = aligner.align(config, workdir)
@@ -84,6 +93,8 @@ def align_triples(
   names1: dict[str, str] | None = None,
   names2: dict[str, str] | None = None,
   overrides: dict | None = None,
+  translated1: dict[str, str] | None = None,
+  translated2: dict[str, str] | None = None,
 ) -> AlignmentTable:
   """Aligns two KGs given in memory (see the module doc)."""
   directory = os.path.join(workdir, "input")
@@ -93,11 +104,13 @@ def align_triples(
     "ent_links": links,
     "names_1": None if names1 is None else sorted(names1.items()),
     "names_2": None if names2 is None else sorted(names2.items()),
+    "translated_names_1": None if translated1 is None else sorted(translated1.items()),
+    "translated_names_2": None if translated2 is None else sorted(translated2.items()),
   }
   for name, rows in tables.items():
     if rows is not None:
       files.write_text(os.path.join(directory, name), "".join(_tsv_line(row, name) for row in rows))
-  config = default_config(directory, workdir)
+  config = default_config(directory, workdir, translated=translated1 is not None or translated2 is not None)
   local = {  # name vectors: not shared by name; converted model weights: the usual cache directory
     "data.weights_dir": weights_dir(config),
     "data.cache_dir": os.path.join(workdir, "cache"),

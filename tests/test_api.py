@@ -59,3 +59,17 @@ def test_the_api_checks_what_the_command_line_checks(tmp_path):
   api.align_triples(triples1, triples2, str(tmp_path / "d"), overrides=QUICK)
   with pytest.raises(InputError, match="another config"):  # the workdir guard, as on the command line
     api.align_triples(triples1, triples2, str(tmp_path / "d"), overrides={**QUICK, "decoding.csls_k": 5})
+
+
+def test_translated_names_switch_on_the_translated_setting(tmp_path):
+  triples1, triples2 = kgs()
+  views = {**QUICK, "align.views": ("hash:translated_cased",), "align.trainer.name_view": "hash:uri"}
+  table = api.align_triples(
+    triples1, triples2, str(tmp_path), translated1={FR + "Allemagne": "Germany"}, overrides=views
+  )
+  assert ("Allemagne", "Germany") in {(r["kg1_name"], r["kg2_name"]) for r in table.rows}
+  assert (tmp_path / "input" / "translated_names_1").read_text(
+    encoding="utf-8"
+  ) == f"{FR}Allemagne\tGermany\n"
+  config = api.default_config(str(tmp_path / "input"), str(tmp_path), translated=True)
+  assert "e5jax:translated_cased" in config.align.views and config.align.hop_weights == (1.0, 0.5, 0.5)
