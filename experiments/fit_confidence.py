@@ -12,6 +12,8 @@ no counterpart alone, the confidence is under-confident on complete pairs. The f
 pair.
 
   python -m experiments.fit_confidence runs/bench/ja_en_d30 dbp15k:ja_en --runs=runs/abstention3
+
+--translated fits the translated setting's calibration (runs under --runs/<name>_translated).
 """
 
 from __future__ import annotations
@@ -64,12 +66,13 @@ def main() -> None:
   parser.add_argument("--runs", default="runs/abstention")
   parser.add_argument("--cache_dir", default="cache")
   parser.add_argument("--out", default="experiments/results/fit_confidence.json")
+  parser.add_argument("--translated", action="store_true", help="the machine-translated name setting")
   args = parser.parse_args()
   fits = []  # (spec, task, final decoding, its decoder without calibration)
   for spec in args.specs:
-    config = config_for(spec, args.cache_dir)
+    config = config_for(spec, args.cache_dir, args.translated)
     config.decoding.calibration = ()
-    result = run.align(config, os.path.join(args.runs, run_name(spec)))
+    result = run.align(config, os.path.join(args.runs, run_name(spec, args.translated)))
     fits.append((spec, result.task, result.decoded, decoding.Decoder.from_config(config.decoding)))
   pooled = [fitted_rows(decoded, raw, task) for _, task, decoded, raw in fits]
   calibration = confidence.fit(np.concatenate([f for f, _ in pooled]), np.concatenate([c for _, c in pooled]))
@@ -80,9 +83,9 @@ def main() -> None:
     for name, decoder in (("decoder probability", raw), ("calibrated", fitted)):
       for pool_name in ("valid", "test"):
         m = measures(decoded, decoder, task, pool_name == "valid", threshold)
-        out[f"{run_name(spec)}/{name}/{pool_name}"] = m
+        out[f"{run_name(spec, args.translated)}/{name}/{pool_name}"] = m
         table.append(
-          [run_name(spec), name, pool_name]
+          [run_name(spec, args.translated), name, pool_name]
           + [cell(m, f"end_to_end/{k}") for k in ("precision", "recall", "f1")]
           + [cell(m, f"detection/{k}") for k in ("precision", "recall", "f1")]
           + [cell(m, "calibration/ece"), cell(m, "ece/all")]

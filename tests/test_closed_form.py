@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments import abstention
 from selfmea_jax.matching import confidence, decoding, metrics
 from selfmea_jax.matching.candidates import CandidateGraph
 from selfmea_jax.models.graph_attention import CentreGraphAttention
@@ -107,6 +108,17 @@ def test_abstention_metrics_count_pairs_and_abstentions_by_hand():
   assert out["detection/precision"] == 0.5 and out["detection/recall"] == 0.5
   assert out["detection/f1"] == 0.5
   assert "detection/f1" not in metrics.abstention_metrics(assignment, match, links, np.array([], int))
+
+
+def test_detection_ceiling_is_the_f1_of_perfect_decisions():
+  links = np.array([[0, 10], [1, 11], [2, 12], [3, 13]])
+  assignment = np.array([10, 11, 99, 13, 14, -1])  # source 2 wrong; 4 and 5 dangling
+  perfect = np.array([True, True, False, True, False, False])  # `match` exactly where right
+  out = metrics.abstention_metrics(assignment, perfect, links, np.array([4, 5]))
+  # no_match: 2 (linked, wrong), 4, 5 -> precision 2/3, recall 1 -> F1 .8 = 2d / (2d + w), d=2, w=1
+  assert out["detection/f1"] == pytest.approx(0.8)
+  assert abstention.detection_ceiling(assignment, links, np.array([4, 5])) == pytest.approx(0.8)
+  assert abstention.detection_ceiling(assignment, links, np.array([], int)) is None
 
 
 def test_expected_calibration_error_and_precision_at_coverage_by_hand():
