@@ -22,8 +22,6 @@ import dataclasses
 import os
 import time
 
-import numpy as np
-
 from experiments.common import markdown_table, save_json
 from selfmea_jax import config_files
 from selfmea_jax.align import run
@@ -58,14 +56,6 @@ def simple_decoders(decoded: decoding.Decoded, links, base: decoding.Decoder) ->
   return out
 
 
-def detection_ceiling(assignment, links, dangling) -> float | None:
-  """Detection F1 under a perfect confidence of this alignment: every dangling source and every
-  wrongly decoded linked source decided `no_match` (the latter still count as false
-  detections), so precision d / (d + w) at recall 1: 2d / (2d + w). None without dangling."""
-  d, w = len(dangling), int(np.sum(assignment[links[:, 0]] != links[:, 1]))
-  return 2 * d / (2 * d + w) if d else None
-
-
 def measure(spec: str, runs: str, cache_dir: str, translated: bool = False) -> dict:
   config = config_for(spec, cache_dir, translated)
   name = run_name(spec, translated)
@@ -82,7 +72,6 @@ def measure(spec: str, runs: str, cache_dir: str, translated: bool = False) -> d
     "stages": [{k: v for k, v in s.items() if k != "trainer"} for s in report["stages"]],
     "simple_decoders": simple_decoders(result.decoded, task.test_links, decoder),
     "dangling": len(task.dangling1),
-    "detection_f1_ceiling": detection_ceiling(result.decoded.assignment, task.test_links, task.dangling1),
   }
 
 
@@ -100,7 +89,7 @@ def table(rows: list[dict]) -> str:
         f"{f['all/decoded_accuracy']:.3f} / {f['test/decoded_accuracy']:.3f}",
         " / ".join(cell(d, f"end_to_end/{m}") for m in ("precision", "recall", "f1")),
         " / ".join(cell(d, f"detection/{m}") for m in ("precision", "recall", "f1")),
-        "-" if r.get("detection_f1_ceiling") is None else f"{r['detection_f1_ceiling']:.3f}",
+        cell(d, "detection/f1_ceiling"),
         cell(d, "calibration/ece"),
         "".join("k" if k else "-" for k in r["kept"]),
         " / ".join(f"{v:.3f}" for v in r["simple_decoders"].values()),

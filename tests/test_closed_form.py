@@ -10,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import abstention
 from selfmea_jax.matching import confidence, decoding, metrics
 from selfmea_jax.matching.candidates import CandidateGraph
 from selfmea_jax.models.graph_attention import CentreGraphAttention
@@ -116,9 +115,9 @@ def test_detection_ceiling_is_the_f1_of_perfect_decisions():
   perfect = np.array([True, True, False, True, False, False])  # `match` exactly where right
   out = metrics.abstention_metrics(assignment, perfect, links, np.array([4, 5]))
   # no_match: 2 (linked, wrong), 4, 5 -> precision 2/3, recall 1 -> F1 .8 = 2d / (2d + w), d=2, w=1
-  assert out["detection/f1"] == pytest.approx(0.8)
-  assert abstention.detection_ceiling(assignment, links, np.array([4, 5])) == pytest.approx(0.8)
-  assert abstention.detection_ceiling(assignment, links, np.array([], int)) is None
+  assert out["detection/f1"] == pytest.approx(0.8) and out["detection/f1_ceiling"] == pytest.approx(0.8)
+  everything = metrics.abstention_metrics(assignment, np.ones(6, bool), links, np.array([4, 5]))
+  assert everything["detection/f1_ceiling"] == pytest.approx(0.8)  # the decisions do not move it
 
 
 def test_expected_calibration_error_and_precision_at_coverage_by_hand():

@@ -67,14 +67,18 @@ def abstention_metrics(
 
   assignment [num_sources]: decoded partner (-1 none); match [num_sources] bool: the decision.
   end_to_end/*: precision of the pairs decided `match`, recall against the gold links.
-  detection/*: `no_match` as the positive class, against the dangling sources."""
+  detection/*: `no_match` as the positive class, against the dangling sources;
+  detection/f1_ceiling: its F1 under perfect decisions of this assignment, 2d / (2d + w) for d
+  dangling and w wrongly decoded linked sources (those are `no_match` too, false detections)."""
   sources = np.concatenate([links[:, 0], dangling]).astype(np.int64)
   decided = match[sources] & (assignment[sources] >= 0)
-  correct = int(np.sum(decided[: len(links)] & (assignment[links[:, 0]] == links[:, 1])))
-  out = _prf(int(decided.sum()), correct, len(links), "end_to_end/")
+  right = assignment[links[:, 0]] == links[:, 1]
+  out = _prf(int(decided.sum()), int(np.sum(decided[: len(links)] & right)), len(links), "end_to_end/")
   if len(dangling):  # without known dangling sources there is nothing to detect
     no_match = ~decided
     out.update(_prf(int(no_match.sum()), int(no_match[len(links) :].sum()), len(dangling), "detection/"))
+    wrong = int(np.sum(~right))
+    out["detection/f1_ceiling"] = 2 * len(dangling) / (2 * len(dangling) + wrong)
   return out
 
 
