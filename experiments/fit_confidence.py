@@ -27,7 +27,7 @@ import numpy as np
 from experiments.abstention import cell, config_for, run_name
 from experiments.common import markdown_table, save_json
 from selfmea_jax.align import run
-from selfmea_jax.matching import confidence, decoding, metrics
+from selfmea_jax.matching import confidence, consistency, decoding, metrics
 from selfmea_jax.matching.conventions import decision_report
 
 
@@ -40,19 +40,19 @@ def pool(task, assignment: np.ndarray, valid: bool) -> tuple[np.ndarray, np.ndar
   return links, dangling, sources, correct
 
 
-def measures(decoded, decoder, task, valid: bool, threshold: float) -> dict[str, float]:
+def measures(decoded, decoder, task, valid: bool, threshold: float, adjacencies) -> dict[str, float]:
   """The aligner's decision report (matching/conventions.decision_report) on one pool, and
   the ECE over all its sources (a dangling source's decoded pair is wrong)."""
-  probability, match = confidence.decisions(decoded, decoder, threshold)
+  probability, match = confidence.decisions(decoded, decoder, threshold, adjacencies)
   links, dangling, sources, correct = pool(task, decoded.assignment, valid)
   out = decision_report(decoded, probability, match, links, dangling)
   out["ece/all"] = metrics.expected_calibration_error(probability[sources], correct)
   return out
 
 
-def fitted_rows(decoded, raw, task) -> tuple[np.ndarray, np.ndarray]:
+def fitted_rows(decoded, raw, task, adjacencies) -> tuple[np.ndarray, np.ndarray]:
   """(features [m, F], correct [m]) of the validation pool's sources with a decoded pair."""
-  features, rows = confidence.pair_features(decoded, raw)
+  features, rows = confidence.pair_features(decoded, raw, adjacencies)
   _, _, sources, correct = pool(task, decoded.assignment, valid=True)
   at = np.full(decoded.graph.num_rows, -1)
   at[rows] = np.arange(len(rows))
@@ -73,16 +73,23 @@ def main() -> None:
     config = config_for(spec, args.cache_dir, args.translated)
     config.decoding.calibration = ()
     result = run.align(config, os.path.join(args.runs, run_name(spec, args.translated)))
-    fits.append((spec, result.task, result.decoded, decoding.Decoder.from_config(config.decoding)))
-  pooled = [fitted_rows(decoded, raw, task) for _, task, decoded, raw in fits]
-  calibration = confidence.fit(np.concatenate([f for f, _ in pooled]), np.concatenate([c for _, c in pooled]))
+    raw = decoding.Decoder.from_config(config.decoding)
+    fits.append((spec, result.task, result.decoded, raw, consistency.adjacencies(result.task)))
+  pooled = [fitted_rows(decoded, raw, task, adjacencies) for _, task, decoded, raw, adjacencies in fits]
+  features, correct = np.concatenate([f for f, _ in pooled]), np.concatenate([c for _, c in pooled])
+  calibration = confidence.fit(features, correct)
+  without_support = confidence.fit(features[:, :-1], correct)  # the three-feature form, to compare
   threshold = config.decoding.match_threshold
   table, out = [], {"specs": args.specs, "calibration": calibration, "features": confidence.FEATURES}
-  for spec, task, decoded, raw in fits:
-    fitted = dataclasses.replace(raw, calibration=calibration)
-    for name, decoder in (("decoder probability", raw), ("calibrated", fitted)):
+  out["calibration_without_support"] = without_support
+  for spec, task, decoded, raw, adjacencies in fits:
+    for name, decoder in (
+      ("decoder probability", raw),
+      ("calibrated, 3 features", dataclasses.replace(raw, calibration=without_support)),
+      ("calibrated", dataclasses.replace(raw, calibration=calibration)),
+    ):
       for pool_name in ("valid", "test"):
-        m = measures(decoded, decoder, task, pool_name == "valid", threshold)
+        m = measures(decoded, decoder, task, pool_name == "valid", threshold, adjacencies)
         out[f"{run_name(spec, args.translated)}/{name}/{pool_name}"] = m
         table.append(
           [run_name(spec, args.translated), name, pool_name]
@@ -93,6 +100,7 @@ def main() -> None:
   print(
     "calibration (weights of", ", ".join(confidence.FEATURES), "; bias):", [round(v, 4) for v in calibration]
   )
+  print("without", confidence.FEATURES[-1], [round(v, 4) for v in without_support])
   columns = ["run", "confidence", "pool", "e2e P", "e2e R", "e2e F1", "det P", "det R", "det F1"]
   print(markdown_table(columns + ["ECE linked", "ECE all"], table))
   save_json(args.out, out)

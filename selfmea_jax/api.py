@@ -28,7 +28,6 @@ from selfmea_jax.align import run as aligner
 from selfmea_jax.data.load import input_files
 from selfmea_jax.errors import InputError
 from selfmea_jax.features.names import weights_dir
-from selfmea_jax.matching.decoding import Decoder
 from selfmea_jax.matching.export import HEADER, alignment_rows
 
 Triple = tuple[str, str, str]
@@ -79,8 +78,7 @@ def align_folder(
   config_checks.validate(config)
   with run_config.training_workdir(config, workdir, input_files(config)):
     result = aligner.align(config, workdir)
-  decoder, threshold = Decoder.from_config(config.decoding), config.decoding.match_threshold
-  rows = alignment_rows(result.task, result.decoded, decoder, threshold, result.decided)
+  rows = alignment_rows(result.task, result.decoded, result.decided)
   rows = [dict(zip(HEADER, row)) for row in rows]
   return AlignmentTable(rows, result.report, result.report["alignment"], result.report["review"])
 

@@ -13,7 +13,7 @@ from selfmea_jax.errors import InputError
 from selfmea_jax.features import text_encoders
 from selfmea_jax.features.names import FEATURE_DTYPES, NAME_SOURCES
 from selfmea_jax.matching import approximate, decoding, metrics
-from selfmea_jax.matching.confidence import FEATURES
+from selfmea_jax.matching.confidence import CALIBRATION_SIZES, FEATURES
 from selfmea_jax.models.fusion import EXTRA_MODALITIES
 from selfmea_jax.train import sharding
 
@@ -144,11 +144,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
   calibration = tuple(config.decoding.calibration)
   if calibration and (
-    len(calibration) != len(FEATURES) + 1 or not all(_in_range(v, -math.inf, None) for v in calibration)
+    len(calibration) not in CALIBRATION_SIZES or not all(_in_range(v, -math.inf, None) for v in calibration)
   ):
     raise InputError(
-      f"--config.decoding.calibration={calibration}: () or {len(FEATURES) + 1} finite numbers "
-      f"(weights of {', '.join(FEATURES)}, then the bias)"
+      f"--config.decoding.calibration={calibration}: (), {' or '.join(map(str, CALIBRATION_SIZES))} "
+      f"finite numbers (weights of {', '.join(FEATURES)}, then the bias; without the last weight, "
+      f"{FEATURES[-1]} is left out)"
     )
   if not config.align.hop_weights:
     raise InputError("--config.align.hop_weights is empty: give one weight per hop, hop 0 first")

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.sparse
 
 from selfmea_jax.matching import confidence, decoding, metrics
 from selfmea_jax.matching.candidates import CandidateGraph
@@ -129,6 +130,13 @@ def test_expected_calibration_error_and_precision_at_coverage_by_hand():
   assert coverage == {"coverage/0.5": 1.0, "coverage/1.0": 0.75}
 
 
+def _no_edges(n1: int, n2: int):
+  """Both KGs' adjacency without any edge (every neighbour support is 0)."""
+  return scipy.sparse.csr_matrix((n1, n1), dtype=np.float32), scipy.sparse.csr_matrix(
+    (n2, n2), dtype=np.float32
+  )
+
+
 def test_confidence_is_the_transport_mass_or_the_row_softmax():
   scores = np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)
   rows, cols = (a.ravel().astype(np.int32) for a in np.meshgrid([0, 1], [0, 1], indexing="ij"))
@@ -136,14 +144,14 @@ def test_confidence_is_the_transport_mass_or_the_row_softmax():
   cosine = decoding.Decoder(scoring="cosine", sinkhorn_temperature=0.1)
   decoded = decoding.decode_graph(graph, cosine)
   softmax = [np.exp(9) / (np.exp(9) + np.exp(1)), np.exp(8) / (np.exp(8) + np.exp(2))]  # scores / 0.1
-  np.testing.assert_allclose(confidence.confidences(decoded, cosine), softmax, rtol=1e-6)
+  np.testing.assert_allclose(confidence.confidences(decoded, cosine, _no_edges(2, 2)), softmax, rtol=1e-6)
   sinkhorn = decoding.Decoder(scoring="sinkhorn", assignment="hungarian", sinkhorn_temperature=0.1)
   planned = decoding.decode_graph(graph, sinkhorn)
   np.testing.assert_allclose(
-    confidence.confidences(planned, sinkhorn), np.exp(planned.scores[[0, 3]]), rtol=1e-6
+    confidence.confidences(planned, sinkhorn, _no_edges(2, 2)), np.exp(planned.scores[[0, 3]]), rtol=1e-6
   )
   unmatched = dataclasses.replace(decoded, assignment=np.array([0, -1]))
-  assert confidence.confidences(unmatched, cosine)[1] == 0.0
+  assert confidence.confidences(unmatched, cosine, _no_edges(2, 2))[1] == 0.0
 
 
 def _full_graph(scores: np.ndarray) -> CandidateGraph:
@@ -172,7 +180,7 @@ def test_pair_features_are_the_probability_logit_and_both_margins():
   graph = _full_graph(np.array([[0.9, 0.1], [0.2, 0.8]]))
   cosine = decoding.Decoder(scoring="cosine", sinkhorn_temperature=0.1)
   decoded = decoding.decode_graph(graph, cosine)
-  features, rows = confidence.pair_features(decoded, cosine)
+  features, rows = confidence.pair_features(decoded, cosine, _no_edges(2, 2))
   assert rows.tolist() == [0, 1]
   np.testing.assert_allclose(features[:, 0], [9 - 1, 8 - 2], rtol=1e-5)  # logit of a 2-way softmax
   np.testing.assert_allclose(features[:, 1], [0.9 - 0.1, 0.8 - 0.2], rtol=1e-5)  # row margins
@@ -180,11 +188,44 @@ def test_pair_features_are_the_probability_logit_and_both_margins():
   # the identity calibration on the logit gives back the decoder probability
   identity = dataclasses.replace(cosine, calibration=(1.0, 0.0, 0.0, 0.0))
   np.testing.assert_allclose(
-    confidence.confidences(decoded, identity), confidence.confidences(decoded, cosine)
+    confidence.confidences(decoded, identity, _no_edges(2, 2)),
+    confidence.confidences(decoded, cosine, _no_edges(2, 2)),
   )
   shifted = dataclasses.replace(cosine, calibration=(0.0, 10.0, 0.0, -7.0))  # sigmoid(10 * row margin - 7)
   np.testing.assert_allclose(
-    confidence.confidences(decoded, shifted), 1 / (1 + np.exp(-np.array([1.0, -1.0]))), rtol=1e-5
+    confidence.confidences(decoded, shifted, _no_edges(2, 2)),
+    1 / (1 + np.exp(-np.array([1.0, -1.0]))),
+    rtol=1e-5,
+  )
+
+
+def test_neighbour_support_of_the_decoded_pairs_is_the_fourth_feature():
+  # KG1: 0-1, 0-2; KG2: 0-1 (2 is isolated); decoded identity. (0, 0): of 0's neighbours
+  # {1, 2}, the partner 1 is a neighbour of 0 in KG2 -> 1 / sqrt(2 * 1); (1, 1): 1 / sqrt(1 * 1);
+  # (2, 2): KG2's 2 has no neighbour -> 0.
+  def adjacency(n, edges):
+    a = scipy.sparse.lil_matrix((n, n), dtype=np.float32)
+    for u, v in edges:
+      a[u, v] = a[v, u] = 1.0
+    return a.tocsr()
+
+  adjacencies = adjacency(3, [(0, 1), (0, 2)]), adjacency(3, [(0, 1)])
+  graph = _full_graph(np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.3], [0.2, 0.1, 0.7]]))
+  cosine = decoding.Decoder(scoring="cosine", sinkhorn_temperature=0.1)
+  decoded = decoding.decode_graph(graph, cosine)
+  features, rows = confidence.pair_features(decoded, cosine, adjacencies)
+  assert rows.tolist() == [0, 1, 2] and confidence.FEATURES[3] == "neighbour_support"
+  np.testing.assert_allclose(features[:, 3], [1 / math.sqrt(2), 1.0, 0.0], rtol=1e-6)
+  with_support = dataclasses.replace(cosine, calibration=(0.0, 0.0, 0.0, 4.0, -2.0))
+  np.testing.assert_allclose(
+    confidence.confidences(decoded, with_support, adjacencies),
+    1 / (1 + np.exp(-(4.0 * features[:, 3] - 2.0))),
+    rtol=1e-6,
+  )
+  # the three-feature form (three weights and the bias) leaves the support out
+  three = dataclasses.replace(cosine, calibration=(0.0, 0.0, 0.0, -2.0))
+  np.testing.assert_allclose(
+    confidence.confidences(decoded, three, adjacencies), 1 / (1 + np.exp(2.0)), rtol=1e-6
   )
 
 

@@ -142,8 +142,8 @@ def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked
     ("align.hop_weights", (), "hop_weights is empty"),
     ("align.views", ("bert:uri",), "unknown view encoder"),
     ("data.modalities", ("audio",), "unknown .'audio'."),
-    ("decoding.calibration", (1.0, 2.0), r"\(\) or 4 finite numbers"),
-    ("decoding.calibration", (1.0, 2.0, float("nan"), 0.0), r"\(\) or 4 finite numbers"),
+    ("decoding.calibration", (1.0, 2.0), r"\(\), 4 or 5 finite numbers"),
+    ("decoding.calibration", (1.0, 2.0, float("nan"), 0.0), r"\(\), 4 or 5 finite numbers"),
   ],
 )
 def test_bad_config_values_are_one_line_errors(key, value, message):

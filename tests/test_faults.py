@@ -19,7 +19,8 @@ from selfmea_jax.data import openea
 from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
 from selfmea_jax.errors import InputError
 from selfmea_jax.features import cache, names
-from selfmea_jax.matching import decoding
+from selfmea_jax.matching import consistency, decoding
+from selfmea_jax.matching.confidence import decisions
 from selfmea_jax.matching.export import write_alignment
 from selfmea_jax.train import loop
 
@@ -157,9 +158,9 @@ def test_names_with_tabs_and_newlines_keep_every_tsv_row_whole(toy, tmp_path):
   index = task.kg1.names.index("Paris%09centre")
   task.kg1.names[index] = "Paris\tcentre\nville"  # what a URI with %09 / %0A decodes to
   emb = np.eye(task.kg1.num_entities, task.kg2.num_entities, dtype=np.float32)
-  path = write_alignment(
-    task, decoding.decode(emb, emb.T @ emb, decoding.NEAREST, k=2), str(tmp_path / "a.tsv")
-  )
+  decoded = decoding.decode(emb, emb.T @ emb, decoding.NEAREST, k=2)
+  decided = decisions(decoded, decoding.NEAREST, 0.5, consistency.adjacencies(task))
+  path = write_alignment(task, decoded, str(tmp_path / "a.tsv"), decided)
   with open(path, encoding="utf-8", newline="") as f:
     rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
   assert len(rows) == 1 + task.kg1.num_entities and {len(r) for r in rows} == {9}

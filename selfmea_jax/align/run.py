@@ -191,11 +191,11 @@ def trained_view(
   return encode_pair(trainer_cfg, model, params, inputs), {"best_epoch": meta["best_epoch"]}
 
 
-def stage_signal(decoded: decoding.Decoded, decoder: decoding.Decoder) -> float:
+def stage_signal(decoded: decoding.Decoded, decoder: decoding.Decoder, adjacencies) -> float:
   """The label-free signal that keeps a stage: the mean confidence of the decoded pairs over
   all KG1 entities (an unmatched entity counts 0), i.e. the expected share of KG1 entities
   whose decoded partner is right. A self-training round is kept only if it raises it."""
-  return float(np.mean(confidences(decoded, decoder)))
+  return float(np.mean(confidences(decoded, decoder, adjacencies)))
 
 
 def align(
@@ -235,7 +235,7 @@ def align(
   step_times = {}
   results, full = decode_conventions(*fused, task.test_links, task.valid_links, plan, adjacencies, step_times)
   timings.update({f"round0/{k}": v for k, v in step_times.items()})
-  kept_signal = stage_signal(full, plan.decoder)
+  kept_signal = stage_signal(full, plan.decoder, adjacencies)
   _stage(
     report, "+".join(view_set.names), {**results, "signal/expected_precision": kept_signal}, time.time() - t
   )
@@ -297,7 +297,7 @@ def align(
       *fused, task.test_links, task.valid_links, plan, adjacencies, step_times
     )
     timings.update({f"round{round_index}/{k}": v for k, v in step_times.items()})
-    info["signal/expected_precision"] = signal = stage_signal(decoded, plan.decoder)
+    info["signal/expected_precision"] = signal = stage_signal(decoded, plan.decoder, adjacencies)
     _stage(report, f"+ self-training round {round_index}", {**results, **info}, time.time() - t)
     report["stages"][-1].update(trainer=train_results, kept=signal > kept_signal)
     if signal > kept_signal:
@@ -314,7 +314,7 @@ def align(
       break
   report["final"] = {k: v for k, v in final.items() if k != "trainer"}
   threshold = config.decoding.match_threshold
-  decided = decisions(full, plan.decoder, threshold)  # (confidence, match): report and review
+  decided = decisions(full, plan.decoder, threshold, adjacencies)  # (confidence, match): report and review
   report["decisions"] = decision_report(full, *decided, task.test_links, task.dangling1)
   report["views"] = view_set.names
   report["view_weights"] = [float(w / np.sum(view_set.weights)) for w in view_set.weights]
@@ -325,7 +325,7 @@ def align(
     files.write_json(os.path.join(workdir, "results.json"), report)
   if mode in ("train", "export"):
     path = os.path.join(workdir, "alignment.tsv")
-    report["alignment"] = write_alignment(task, full, path, plan.decoder, threshold, decided)
+    report["alignment"] = write_alignment(task, full, path, decided)
     gold = np.concatenate([task.valid_links, task.test_links]).reshape(-1, 2)
     report["review"] = write_review(
       os.path.join(workdir, "review.html"),

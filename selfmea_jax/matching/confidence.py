@@ -1,14 +1,20 @@
 """The confidence of each decoded pair: a probability that it is the source's counterpart.
 
-Three label-free features of a row's decoded pair (i, j), all from the candidate graph:
+Four label-free features of a row's decoded pair (i, j), from the candidate graph and the
+decoded alignment itself:
   decoder probability   logit of the Sinkhorn transport mass on (i, j), or of the row softmax
                         at the Sinkhorn temperature under cosine / CSLS;
   row margin            score(i, j) minus the best other candidate score of row i;
-  column margin         score(i, j) minus the best other candidate score of column j
+  column margin         score(i, j) minus the best other candidate score of column j;
+  neighbour support     |{i' in N1(i) : partner(i') in N2(j)}| / sqrt(|N1(i)| |N2(j)|) under
+                        the decoded alignment (matching/consistency.support_at): a
+                        source without a counterpart, paired with a look-alike, rarely has
+                        neighbours that follow it
 (scores: the candidate scores, i.e. the fused cosine plus any neighbour support). A
-calibration (w_probability, w_row, w_column, bias) maps them through a logistic function;
-its values are fitted once on one pair's validation pool (experiments/fit_confidence.py) and
-then fixed in the config. Without one, the confidence is the decoder probability itself.
+calibration (w_probability, w_row, w_column[, w_support], bias) maps them through a logistic
+function (a calibration without w_support is the three-feature form); its values are fitted
+once on one pair's validation pool (experiments/fit_confidence.py) and then fixed in the
+config. Without one, the confidence is the decoder probability itself.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 
+from selfmea_jax.matching.consistency import support_at
 from selfmea_jax.matching.decoding import Decoded, Decoder, entry_of
 
-FEATURES = ("decoder_probability_logit", "row_margin", "column_margin")
+FEATURES = ("decoder_probability_logit", "row_margin", "column_margin", "neighbour_support")
+CALIBRATION_SIZES = (len(FEATURES), len(FEATURES) + 1)  # without / with w_support, + the bias
 _CLIP = 1e-6
 
 
@@ -49,33 +57,37 @@ def _best_other(segments: np.ndarray, scores: np.ndarray, size: int, entries: np
   return np.where(np.isfinite(other), other, 0.0)
 
 
-def pair_features(decoded: Decoded, decoder: Decoder) -> tuple[np.ndarray, np.ndarray]:
-  """(features [m, 3] in FEATURES order, rows [m]) for the m rows with a decoded partner
-  that is a graph entry."""
+def pair_features(decoded: Decoded, decoder: Decoder, adjacencies) -> tuple[np.ndarray, np.ndarray]:
+  """(features [m, 4] in FEATURES order, rows [m]) for the m rows with a decoded partner
+  that is a graph entry. decoded: a decoding of every KG1 row against every KG2 column;
+  adjacencies: both KGs' 0/1 adjacency (matching/consistency.adjacencies)."""
   graph, assignment = decoded.graph, decoded.assignment
-  rows = np.flatnonzero(assignment >= 0)
-  entries = entry_of(graph, rows, assignment[rows])
-  rows, entries = rows[entries >= 0], entries[entries >= 0]
+  matched = np.flatnonzero(assignment >= 0)
+  pairs = np.stack([matched, assignment[matched]], axis=1)  # the whole decoded alignment
+  entries = entry_of(graph, matched, assignment[matched])
+  rows, entries = matched[entries >= 0], entries[entries >= 0]
   probability = np.clip(decoder_probability(decoded, decoder)[entries], _CLIP, 1 - _CLIP)
   scores = graph.scores.astype(np.float64)
   own = scores[entries]
+  support = support_at(rows, assignment[rows], pairs, *adjacencies)
   features = np.stack(
     [
       np.log(probability / (1 - probability)),
       own - _best_other(graph.rows, scores, graph.num_rows, entries),
       own - _best_other(graph.cols, scores, graph.num_cols, entries),
+      support,
     ],
     axis=1,
   )
   return features, rows
 
 
-def confidences(decoded: Decoded, decoder: Decoder) -> np.ndarray:
+def confidences(decoded: Decoded, decoder: Decoder, adjacencies) -> np.ndarray:
   """[num_rows] the probability that each row's decoded partner is its counterpart: the
   decoder.calibration of the pair's features, or the decoder probability without one; 0 for
   an unmatched row."""
   out = np.zeros(decoded.graph.num_rows, np.float64)
-  features, rows = pair_features(decoded, decoder)
+  features, rows = pair_features(decoded, decoder, adjacencies)
   if decoder.calibration:
     out[rows] = calibrated(features, decoder.calibration)
   else:
@@ -83,22 +95,25 @@ def confidences(decoded: Decoded, decoder: Decoder) -> np.ndarray:
   return np.clip(out, 0.0, 1.0)
 
 
-def decisions(decoded: Decoded, decoder: Decoder, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def decisions(
+  decoded: Decoded, decoder: Decoder, threshold: float, adjacencies
+) -> tuple[np.ndarray, np.ndarray]:
   """(confidence [num_rows], match [num_rows] bool): `match` where a partner was decoded and
   its confidence is at least threshold, else `no_match`."""
-  probability = confidences(decoded, decoder)
+  probability = confidences(decoded, decoder, adjacencies)
   return probability, (decoded.assignment >= 0) & (probability >= threshold)
 
 
 def calibrated(features: np.ndarray, calibration) -> np.ndarray:
-  """[m] sigmoid(features [m, 3] @ weights + bias); calibration = (*weights, bias)."""
+  """[m] sigmoid(features [m, w] @ weights + bias); calibration = (*weights, bias), its w
+  weights for the first w features (the three-feature form leaves neighbour support out)."""
   weights, bias = np.asarray(calibration[:-1], np.float64), float(calibration[-1])
-  return 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
+  return 1.0 / (1.0 + np.exp(-(features[:, : len(weights)] @ weights + bias)))
 
 
 def fit(features: np.ndarray, correct: np.ndarray, l2: float = 1e-6) -> tuple[float, ...]:
   """(*weights, bias) of the L2-regularised logistic regression of correct [m] (1 when the
-  decoded pair is the counterpart; 0 when wrong or the source has none) on features [m, 3]."""
+  decoded pair is the counterpart; 0 when wrong or the source has none) on features [m, F]."""
   x = np.concatenate([features, np.ones((len(features), 1))], axis=1)
   y = np.asarray(correct, np.float64)
 

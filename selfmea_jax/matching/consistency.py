@@ -44,6 +44,19 @@ def neighbour_support(
   row_ids [num_rows] / col_ids [num_cols]: the KG entity of each graph row / column when the
   graph covers a subset (e.g. the test entities); None = the identity.
   """
+  return support_at(graph.rows, graph.cols, pairs, adjacency1, adjacency2, row_ids, col_ids)
+
+
+def support_at(
+  rows: np.ndarray,
+  cols: np.ndarray,
+  pairs: np.ndarray,
+  adjacency1,
+  adjacency2,
+  row_ids: np.ndarray | None = None,
+  col_ids: np.ndarray | None = None,
+) -> np.ndarray:
+  """[e] support of the (rows [e], cols [e]) cells by the [p, 2] pairs (see neighbour_support)."""
   n1, n2 = adjacency1.shape[0], adjacency2.shape[0]
   row_ids = np.arange(n1) if row_ids is None else np.asarray(row_ids)
   col_ids = np.arange(n2) if col_ids is None else np.asarray(col_ids)
@@ -51,10 +64,10 @@ def neighbour_support(
     (np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n1, n2)
   )
   supported = (adjacency1[row_ids] @ pair_matrix @ adjacency2[:, col_ids]).tocsr()
-  counts = np.asarray(supported[graph.rows, graph.cols], np.float32).ravel()
+  counts = np.asarray(supported[rows, cols], np.float32).ravel()
   degree1 = np.asarray(adjacency1.sum(axis=1), np.float32).ravel()[row_ids]
   degree2 = np.asarray(adjacency2.sum(axis=1), np.float32).ravel()[col_ids]
-  return counts / np.sqrt(np.maximum(degree1[graph.rows] * degree2[graph.cols], 1.0))
+  return counts / np.sqrt(np.maximum(degree1[rows] * degree2[cols], 1.0))
 
 
 def refine(

@@ -6,8 +6,7 @@ import numpy as np
 
 from selfmea_jax import files
 from selfmea_jax.data.kg import AlignmentTask
-from selfmea_jax.matching.confidence import decisions
-from selfmea_jax.matching.decoding import NEAREST, Decoded, Decoder, confident_pairs
+from selfmea_jax.matching.decoding import Decoded, confident_pairs
 
 HEADER = ("kg1_id", "kg1_name", "kg2_id", "kg2_name", "cosine", "margin", "mutual", "confidence", "decision")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -19,22 +18,17 @@ def tsv_field(text: str) -> str:
 
 
 def alignment_rows(
-  task: AlignmentTask,
-  decoded: Decoded,
-  decoder: Decoder = NEAREST,
-  threshold: float = 0.5,
-  decided: tuple[np.ndarray, np.ndarray] | None = None,
+  task: AlignmentTask, decoded: Decoded, decided: tuple[np.ndarray, np.ndarray]
 ) -> list[tuple]:
   """One row per KG1 entity: ids and names of both sides, the plain cosine of the pair, the
   rank-1 margin (best minus second-best candidate score of the row), whether the pair is
   also mutual best under the candidate scores, the confidence (matching/confidence.py: a
-  probability) and the decision (`match` at confidence >= threshold, else `no_match`). An
-  unmatched row has an empty KG2 side and confidence 0. decided: the (confidence [n1], match
-  [n1]) of confidence.decisions when already computed."""
+  probability) and the decision: decided is the (confidence [n1], match [n1]) of
+  matching/confidence.decisions. An unmatched row has an empty KG2 side and confidence 0."""
   graph = decoded.graph
   cosine = dict(zip(graph.rows.astype(np.int64) * graph.num_cols + graph.cols, decoded.cosine.tolist()))
   mutual = {tuple(p) for p in confident_pairs(decoded).tolist()}
-  confidence, match = decided if decided is not None else decisions(decoded, decoder, threshold)
+  confidence, match = decided
   rows = []
   for i, (j, margin) in enumerate(zip(decoded.assignment.tolist(), graph.row_margins.tolist())):
     left = (task.kg1.uris[i], task.kg1.names[i])
@@ -49,13 +43,8 @@ def alignment_rows(
 
 
 def write_alignment(
-  task: AlignmentTask,
-  decoded: Decoded,
-  path: str,
-  decoder: Decoder = NEAREST,
-  threshold: float = 0.5,
-  decided: tuple[np.ndarray, np.ndarray] | None = None,
+  task: AlignmentTask, decoded: Decoded, path: str, decided: tuple[np.ndarray, np.ndarray]
 ) -> str:
   """Writes `path`: alignment_rows as TSV with a header, atomically. Returns path."""
-  rows = [HEADER, *alignment_rows(task, decoded, decoder, threshold, decided)]
+  rows = [HEADER, *alignment_rows(task, decoded, decided)]
   return files.write_text(path, "".join("\t".join(map(tsv_field, row)) + "\n" for row in rows))

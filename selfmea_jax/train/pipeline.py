@@ -9,6 +9,7 @@ import numpy as np
 
 from selfmea_jax.data.kg import AlignmentTask
 from selfmea_jax.matching import consistency
+from selfmea_jax.matching.confidence import decisions
 from selfmea_jax.matching.conventions import DecodingPlan, decode_all
 from selfmea_jax.matching.export import write_alignment
 from selfmea_jax.train import distributed, input_pipeline, loop
@@ -22,9 +23,10 @@ def export_alignment(
 ) -> str:
   """Decodes [n1, E] x [n2, E] under config.decoding and writes the alignment TSV."""
   plan = DecodingPlan.from_config(config.decoding)
-  adjacencies = consistency.adjacencies(task) if plan.consistency_rounds else None
+  adjacencies = consistency.adjacencies(task)
   decoded = decode_all(emb1, emb2, plan, adjacencies)
-  return write_alignment(task, decoded, path, plan.decoder, config.decoding.match_threshold)
+  decided = decisions(decoded, plan.decoder, config.decoding.match_threshold, adjacencies)
+  return write_alignment(task, decoded, path, decided)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str, step: int | None = None) -> dict:
