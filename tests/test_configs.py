@@ -124,6 +124,8 @@ def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked
   # and, its names stronger, weighs the propagated hops less and decodes on the CSLS kernel
   assert tuple(translated.align.hop_weights) == (1.0, 0.5, 0.5) != tuple(original.align.hop_weights)
   assert translated.decoding.sinkhorn_csls_weight == 1.0 > original.decoding.sinkhorn_csls_weight
+  # its confidence weighs the neighbour support too (each setting's own fit on ja_en's pools)
+  assert len(translated.decoding.calibration) == len(original.decoding.calibration) + 1 == 5
   assert original.workdir != translated.workdir
 
 
