@@ -147,7 +147,9 @@ def test_neighbour_support_counts_aligned_neighbours():
     np.zeros((3, 1)),
     np.zeros((8, 1)),
   )
-  support = consistency.neighbour_support(graph, np.array([[1, 6], [2, 7]]), adjacency1, adjacency2)
+  support = consistency.neighbour_support(
+    graph.rows, graph.cols, np.array([[1, 6], [2, 7]]), adjacency1, adjacency2
+  )
   np.testing.assert_allclose(support, [2 / np.sqrt(2 * 2), 0.0])
 
 

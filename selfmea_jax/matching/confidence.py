@@ -7,7 +7,7 @@ decoded alignment itself:
   row margin            score(i, j) minus the best other candidate score of row i;
   column margin         score(i, j) minus the best other candidate score of column j;
   neighbour support     |{i' in N1(i) : partner(i') in N2(j)}| / sqrt(|N1(i)| |N2(j)|) under
-                        the decoded alignment (matching/consistency.support_at): a
+                        the decoded alignment (matching/consistency.neighbour_support): a
                         source without a counterpart, paired with a look-alike, rarely has
                         neighbours that follow it
 (scores: the candidate scores, i.e. the fused cosine plus any neighbour support). A
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 
-from selfmea_jax.matching.consistency import support_at
+from selfmea_jax.matching.consistency import neighbour_support
 from selfmea_jax.matching.decoding import Decoded, Decoder, entry_of
 
 FEATURES = ("decoder_probability_logit", "row_margin", "column_margin", "neighbour_support")
@@ -69,7 +69,7 @@ def pair_features(decoded: Decoded, decoder: Decoder, adjacencies) -> tuple[np.n
   probability = np.clip(decoder_probability(decoded, decoder)[entries], _CLIP, 1 - _CLIP)
   scores = graph.scores.astype(np.float64)
   own = scores[entries]
-  support = support_at(rows, assignment[rows], pairs, *adjacencies)
+  support = neighbour_support(rows, assignment[rows], pairs, *adjacencies)
   features = np.stack(
     [
       np.log(probability / (1 - probability)),

@@ -32,22 +32,6 @@ def adjacencies(task) -> tuple[scipy.sparse.csr_matrix, scipy.sparse.csr_matrix]
 
 
 def neighbour_support(
-  graph: CandidateGraph,
-  pairs: np.ndarray,
-  adjacency1,
-  adjacency2,
-  row_ids: np.ndarray | None = None,
-  col_ids: np.ndarray | None = None,
-) -> np.ndarray:
-  """[e] support of each candidate entry by the [p, 2] pairs (KG-wide indices; 0 when none).
-
-  row_ids [num_rows] / col_ids [num_cols]: the KG entity of each graph row / column when the
-  graph covers a subset (e.g. the test entities); None = the identity.
-  """
-  return support_at(graph.rows, graph.cols, pairs, adjacency1, adjacency2, row_ids, col_ids)
-
-
-def support_at(
   rows: np.ndarray,
   cols: np.ndarray,
   pairs: np.ndarray,
@@ -56,7 +40,12 @@ def support_at(
   row_ids: np.ndarray | None = None,
   col_ids: np.ndarray | None = None,
 ) -> np.ndarray:
-  """[e] support of the (rows [e], cols [e]) cells by the [p, 2] pairs (see neighbour_support)."""
+  """[e] support of the cells (rows [e], cols [e]) of a [num_rows, num_cols] score matrix
+  (e.g. a candidate graph's entries) by the [p, 2] pairs (KG-wide indices; 0 when none).
+
+  row_ids [num_rows] / col_ids [num_cols]: the KG entity of each row / column when the
+  matrix covers a subset (e.g. the test entities); None = the identity.
+  """
   n1, n2 = adjacency1.shape[0], adjacency2.shape[0]
   row_ids = np.arange(n1) if row_ids is None else np.asarray(row_ids)
   col_ids = np.arange(n2) if col_ids is None else np.asarray(col_ids)
@@ -80,6 +69,6 @@ def refine(
   col_ids: np.ndarray | None = None,
 ) -> decoding.Decoded:
   """Re-decodes `base` with cosine + weight * neighbour support of `pairs` [p, 2] (KG-wide)."""
-  support = neighbour_support(base, pairs, *adjacencies, row_ids, col_ids)
+  support = neighbour_support(base.rows, base.cols, pairs, *adjacencies, row_ids, col_ids)
   graph = dataclasses.replace(base, scores=base.scores + weight * support)
   return dataclasses.replace(decoding.decode_graph(graph, decoder), cosine=base.scores)
