@@ -6,9 +6,9 @@ decoding's pair features (matching/confidence.py) on its validation pool only (t
 validation links and the validation share of the dangling entities), pools them, fits the
 logistic calibration (and, to compare, the three-feature form without the neighbour support),
 and prints how the raw and the fitted confidences decide on each spec's validation pool and
-test links. Pooling a benchmark with dangling sources and the
-complete pair puts the fit between the two priors: fitted where a sixth of the sources have
-no counterpart alone, the confidence is under-confident on complete pairs. The fitted
+test links. Pooling a benchmark with dangling sources and the complete pair puts the fit
+between the two priors: fitted where a sixth of the sources have no counterpart alone, the
+confidence is under-confident on complete pairs. The fitted
 (weights..., bias) become `decoding.calibration` in configs/dbp15k.py, unchanged for every
 pair.
 
