@@ -125,6 +125,25 @@ def test_only_a_kg_read_as_chinese_is_glossed_and_a_glossed_view_needs_one():
   assert kg_names(task.kg2, "glossed") == task.kg2.names
 
 
+def test_a_chinese_kg_read_as_japanese_meets_the_romaji_of_japanese_things():
+  # Chinese names Japanese places in their kanji; English spells them in the Japanese reading.
+  chinese = ["高槻市", "港北區", "张艺谋"]
+  english = ["Takatsuki, Osaka", "Kōhoku-ku, Yokohama", "Zhang Yimou"]
+  assert romanise.read_as_japanese(chinese)[:2] == ["takatsukishi", "kohokuku"]  # kouhoku folded
+  assert romanise.read_as_japanese(["宮崎駿", "ハリー"]) == ["宮崎駿", "ハリー"]  # a Japanese KG: as it is
+  english_read = [romanise.strip_accents(n) for n in english]
+  a, b = literal_features(romanise.romanised(chinese), english_read, dim=4096)
+  assert (a @ b.T)[0, 0] < 0.1  # in pinyin (gaoguishi) Takatsuki is not found
+  a, b = literal_features(romanise.read_as_japanese(chinese), english_read, dim=4096)
+  np.testing.assert_array_equal((a @ b.T)[:2].argmax(1), [0, 1])
+  task = make_synthetic_pair(SyntheticSpec(num_entities=50)).task
+  spec = views.parse_view("literal:read_as_japanese")
+  assert not views.applies(task, spec)
+  task.kg1.names[:1] = ["高槻市"]
+  assert views.applies(task, spec) and kg_names(task.kg1, "read_as_japanese")[0] == "takatsukishi"
+  assert kg_names(task.kg2, "read_as_japanese") == task.kg2.names
+
+
 def test_a_glossed_view_of_kgs_without_chinese_is_left_out(tmp_path):
   config = _stage_config(tmp_path)
   with config.unlocked():

@@ -108,7 +108,7 @@ def load_views(config: ml_collections.ConfigDict, dataset: Dataset) -> tuple[Vie
   view_set, raw = ViewSet([], [], []), {}
   for spec, weight in zip(specs, weights):
     if not views.applies(dataset.task, spec):
-      logging.info("view %s left out: neither KG's names are read as Chinese, so none is glossed", spec.name)
+      logging.info("view %s left out: neither KG's names are read as Chinese", spec.name)
       continue
     raw[spec.name] = _view(config, dataset, spec)
     view_set.add(spec.name, raw[spec.name], weight, cfg.center_views)

@@ -6,9 +6,10 @@ that come with the dataset, e.g. the synthetic pair's). source: `uri` (original-
 names), `translated` / `translated_cased` (machine-translated names: DBP15K's lower-case
 tokens / its cased titles; entities without a translation keep their original name, and how
 many did is reported), `romanised` (original names read in Latin
-letters: pinyin, Hepburn; features/romanise.py) or `glossed` (Chinese names read in English
-dictionary glosses, features/gloss.py). A `glossed` view of two KGs neither of which is read
-as Chinese would repeat the `uri` view: it is left out (`applies`).
+letters: pinyin, Hepburn; features/romanise.py), `glossed` (Chinese names read in English
+dictionary glosses, features/gloss.py) or `read_as_japanese` (Chinese names read as Japanese
+kanji, features/romanise.py). A view of those last two over KGs neither of which is read as
+Chinese would repeat the `uri` view: it is left out (`applies`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 
 from selfmea_jax.data.kg import TRANSLATED_SOURCES, AlignmentTask
 from selfmea_jax.errors import InputError
-from selfmea_jax.features import gloss, literal, text_encoders
-from selfmea_jax.features.names import NAME_SOURCES, kg_names, name_features
+from selfmea_jax.features import literal, romanise, text_encoders
+from selfmea_jax.features.names import CHINESE_ONLY_SOURCES, NAME_SOURCES, kg_names, name_features
 
 VIEW_ENCODERS = tuple(text_encoders.ENCODERS) + ("literal", "given")
 
@@ -48,9 +49,11 @@ def parse_view(text: str) -> ViewSpec:
 
 
 def applies(task: AlignmentTask, spec: ViewSpec) -> bool:
-  """Whether the view says something of its own about these KGs: a `glossed` view only where
-  at least one KG is glossed (read as Chinese)."""
-  return spec.source != "glossed" or any(gloss.has_dictionary(kg.names) for kg in (task.kg1, task.kg2))
+  """Whether the view says something of its own about these KGs: a `glossed` or
+  `read_as_japanese` view only where at least one KG is read as Chinese."""
+  return spec.source not in CHINESE_ONLY_SOURCES or any(
+    romanise.script_of(kg.names) == "chinese" for kg in (task.kg1, task.kg2)
+  )
 
 
 def missing_translations(task: AlignmentTask, source: str) -> tuple[int, int] | None:

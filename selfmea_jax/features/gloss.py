@@ -108,8 +108,3 @@ def glossed(names: Sequence[str], script: str | None = None) -> list[str]:
     return list(names)
   words = dictionary()
   return [gloss_chinese(name, words) for name in names]
-
-
-def has_dictionary(names: Sequence[str]) -> bool:
-  """Whether a KG's names are glossed (read as Chinese), decided from the names alone."""
-  return romanise.script_of(names) == "chinese"

@@ -10,7 +10,8 @@ from selfmea_jax.data.kg import TRANSLATED_SOURCES, AlignmentTask, KnowledgeGrap
 from selfmea_jax.errors import InputError, warn
 from selfmea_jax.features import bert_encoder, cache, gloss, romanise, text_encoders
 
-NAME_SOURCES = ("uri", *TRANSLATED_SOURCES, "romanised", "glossed")
+NAME_SOURCES = ("uri", *TRANSLATED_SOURCES, "romanised", "glossed", "read_as_japanese")
+CHINESE_ONLY_SOURCES = ("glossed", "read_as_japanese")  # other KGs' names stay as they are
 MAX_NAME_CHARS = 512  # a name is cut here before encoding (a 1.2 MB "name" took e5 11.6 min)
 FEATURE_DTYPES = ("float32", "float16")
 
@@ -20,7 +21,8 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
   DBP15K's lower-case tokens), `translated_cased` (machine-translated cased titles, DBP15K's
   `ent_ids_1_trans_goo`), `romanised` (the original names read in Latin letters,
   features/romanise.py) or `glossed` (Chinese names read in English dictionary glosses,
-  features/gloss.py; other KGs' names unchanged). An entity without a translation keeps its
+  features/gloss.py) or `read_as_japanese` (Chinese names read as Japanese kanji,
+  features/romanise.py); those two leave other KGs' names unchanged. An entity without a translation keeps its
   original name."""
   if source == "uri":
     return kg.names
@@ -28,6 +30,8 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
     return romanise.romanised(kg.names)
   if source == "glossed":
     return gloss.glossed(kg.names)
+  if source == "read_as_japanese":
+    return romanise.read_as_japanese(kg.names)
   if source in TRANSLATED_SOURCES:
     translations = kg.translations(source)
     if translations is None:

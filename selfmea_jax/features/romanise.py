@@ -7,6 +7,11 @@ names, without labels: Japanese when at least JAPANESE_SHARE of them contain kan
 then read as Japanese, by pykakasi), Chinese when Han characters remain (pinyin, by
 pypinyin), otherwise Latin (accents stripped). Syllables of one word are joined, so that the
 reading's n-grams meet those of the English spelling.
+
+A Chinese KG names many Japanese things in their kanji (高槻市, 少年隊, 深海 as an album),
+which English spells in their Japanese reading (Takatsuki, Shonentai, Shinkai), not in
+pinyin: `read_as_japanese` reads a Chinese KG's names with pykakasi too, long vowels folded
+as English titles write them (koukoku -> kokoku).
 """
 
 from __future__ import annotations
@@ -66,6 +71,21 @@ def romanised(names: Sequence[str], script: str | None = None) -> list[str]:
   script = script or script_of(names)
   read = {"japanese": _japanese, "chinese": _chinese, "latin": lambda n: n}[script]
   return [strip_accents(read(_spaced(n))) for n in names]
+
+
+def _folded_long_vowels(reading: str) -> str:
+  """'oushuu' -> 'oshu': Hepburn's ou / uu as English titles without macrons write them."""
+  return reading.replace("ou", "o").replace("uu", "u")
+
+
+def read_as_japanese(names: Sequence[str], script: str | None = None) -> list[str]:
+  """Names [n] -> their Japanese readings [n] (Hepburn, long vowels folded) when the KG is
+  read as Chinese (script: one of SCRIPTS, decided from the names when None); otherwise the
+  names unchanged. Characters Japanese does not use (most simplified ones) read as nothing."""
+  script = script or script_of(names)
+  if script != "chinese":
+    return list(names)
+  return [_folded_long_vowels(strip_accents(_japanese(_spaced(n)))) for n in names]
 
 
 def _spaced(name: str) -> str:
