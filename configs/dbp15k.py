@@ -62,6 +62,10 @@ def aligner(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
   # a Chinese KG's names read in CC-CEDICT's English glosses, encoded by e5 (left out where no KG
   # is Chinese): zh_en validation pool, round 0, +.021 decoded (BUILD_NOTES issue 17, ninth session)
   c.align.views += ("e5jax:glossed",)
+  # a Chinese KG's names read as Japanese kanji (Hepburn), character n-grams (left out where no
+  # KG is Chinese): zh_en validation pool, round 0, .8964 -> .9158 decoded; e5 on the same
+  # readings .9084 (BUILD_NOTES issue 17, fourteenth session)
+  c.align.views += ("literal:read_as_japanese",)
   if translated:
     # the cased translated titles (names/ent_ids_1_trans_goo), not the lower-case token lists:
     # ja_en validation pool, round 0, .9798 -> .9876 decoded; both kinds .9864 (BUILD_NOTES
