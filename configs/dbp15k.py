@@ -64,7 +64,7 @@ def aligner(pair: str, translated: bool = False) -> ml_collections.ConfigDict:
   c.align.views += ("e5jax:glossed",)
   # a Chinese KG's names read as Japanese kanji (Hepburn), character n-grams (left out where no
   # KG is Chinese): zh_en validation pool, round 0, .8964 -> .9158 decoded; e5 on the same
-  # readings .9084 (BUILD_NOTES issue 17, fourteenth session)
+  # readings .9084 (BUILD_NOTES issue 17, twelfth session)
   c.align.views += ("literal:read_as_japanese",)
   if translated:
     # the cased translated titles (names/ent_ids_1_trans_goo), not the lower-case token lists:

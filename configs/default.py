@@ -31,6 +31,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.data.cache_dir = "cache"  # feature cache
   c.data.name_encoder = "use"  # use | e5 | e5jax | labse | hash
   c.data.name_source = "uri"  # uri (original language) | translated | translated_cased | romanised | glossed
+  # | read_as_japanese
   c.data.weights_dir = ""  # converted model weights (the JAX e5's); '' = cache_dir
   c.data.labse_path = "setu4993/LaBSE"  # local directory or hub name (encoder 'labse')
   c.data.synthetic = ml_collections.ConfigDict(dataclasses.asdict(SyntheticSpec()))
