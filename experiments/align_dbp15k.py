@@ -300,7 +300,7 @@ def main():
       entry = {"pair": pair, "setting": setting, **result.report}
       if pair == args.failures and setting == "original":
         entry["failures"] = {
-          "label": "default (fine-tuned e5, romanised and glossed names)",
+          "label": "default (fine-tuned e5; romanised, glossed, Japanese-read names)",
           **failure_buckets(result, config),
         }
         common.save_json(os.path.join(args.results, f"align_failures_{pair}.json"), entry["failures"])
