@@ -113,9 +113,10 @@ def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked
   )
   assert original.pipeline == "aligner" and original.data.pair == pair
   assert load_config(dbp15k, pair).pipeline == load_config(dbp15k, f"{pair},mea").pipeline == "trainer"
-  # Original names only: read as written (uri), in Latin letters (romanised) or in dictionary
-  # glosses (glossed), never translated.
-  assert {v.split(":")[1] for v in original.align.views} == {"uri", "romanised", "glossed", "read_as_japanese"}
+  # Original names only: read as written (uri), in Latin letters (romanised), in dictionary
+  # glosses (glossed) or as Japanese kanji (read_as_japanese), never translated.
+  sources = {"uri", "romanised", "glossed", "read_as_japanese"}
+  assert {v.split(":")[1] for v in original.align.views} == sources
   # the translated setting reads the cased titles (the better translations, issue 17)
   added = set(translated.align.views) - set(original.align.views)
   assert {v.split(":")[1] for v in added} == {"translated_cased"}
