@@ -20,10 +20,10 @@ def kg_names(kg: KnowledgeGraph, source: str) -> list[str]:
   """Names in local order from `uri` (original language), `translated` (machine-translated,
   DBP15K's lower-case tokens), `translated_cased` (machine-translated cased titles, DBP15K's
   `ent_ids_1_trans_goo`), `romanised` (the original names read in Latin letters,
-  features/romanise.py) or `glossed` (Chinese names read in English dictionary glosses,
+  features/romanise.py), `glossed` (Chinese names read in English dictionary glosses,
   features/gloss.py) or `read_as_japanese` (Chinese names read as Japanese kanji,
-  features/romanise.py); those two leave other KGs' names unchanged. An entity without a translation keeps its
-  original name."""
+  features/romanise.py); those last two leave other KGs' names unchanged. An entity without a
+  translation keeps its original name."""
   if source == "uri":
     return kg.names
   if source == "romanised":
