@@ -239,7 +239,6 @@ def test_the_calibration_fit_recovers_a_known_logistic_model():
 
 def test_the_prior_move_keeps_a_matching_pool_and_recovers_a_shifted_one():
   rng = np.random.default_rng(0)
-
   # a score x ~ N(+1, 1) for right pairs, N(-1, 1) for wrong ones: at a share of 1/2 right,
   # the exact posterior is sigmoid(2 x)
   def pool(share, size=40000):
