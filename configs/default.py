@@ -114,10 +114,6 @@ def get_config() -> ml_collections.ConfigDict:
   # (w..., bias) fitted on ja_en's validation pool (experiments/fit_confidence.py); () = the
   # decoder probability itself (matching/confidence.py)
   c.decoding.calibration = ()
-  # the share of right decoded pairs in the calibration's fitting pool: > 0 moves the decisions'
-  # confidence to each run's own share, estimated without labels (matching/confidence.py);
-  # 0 = keep the calibrated probabilities
-  c.decoding.calibration_prior = 0.0
 
   # The label-free aligner (selfmea_jax/align): pipeline='aligner'.
   c.align = ml_collections.ConfigDict()

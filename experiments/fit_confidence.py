@@ -8,9 +8,7 @@ logistic calibration (and, to compare, the three-feature form without the neighb
 and prints how the raw and the fitted confidences decide on each spec's validation pool and
 test links. Pooling a benchmark with dangling sources and the complete pair puts the fit
 between the two priors: fitted where a sixth of the sources have no counterpart alone, the
-confidence is under-confident on complete pairs; the pool's share of right pairs is printed
-too (decoding.calibration_prior: the decisions move the confidence to each run's own share,
-estimated without labels), and each form is measured with and without that move. The fitted
+confidence is under-confident on complete pairs. The fitted
 (weights..., bias) become `decoding.calibration` in configs/dbp15k.py, unchanged for every
 pair.
 
@@ -82,18 +80,14 @@ def main() -> None:
   features, correct = np.concatenate([f for f, _ in pooled]), np.concatenate([c for _, c in pooled])
   calibration = confidence.fit(features, correct)
   without_support = confidence.fit(features[:, :-1], correct)  # the three-feature form, to compare
-  prior = float(np.mean(correct))  # a logistic fit with a bias matches it: decoding.calibration_prior
   threshold = config.decoding.match_threshold
   table, out = [], {"specs": args.specs, "calibration": calibration, "features": confidence.FEATURES}
-  out["calibration_without_support"], out["calibration_prior"] = without_support, prior
+  out["calibration_without_support"] = without_support
   for spec, task, decoded, raw, adjacencies in fits:
-    three, four = (dataclasses.replace(raw, calibration=c) for c in (without_support, calibration))
     for name, decoder in (
       ("decoder probability", raw),
-      ("calibrated, 3 features", three),
-      ("3 features, own prior", dataclasses.replace(three, calibration_prior=prior)),
-      ("calibrated", four),
-      ("calibrated, own prior", dataclasses.replace(four, calibration_prior=prior)),
+      ("calibrated, 3 features", dataclasses.replace(raw, calibration=without_support)),
+      ("calibrated", dataclasses.replace(raw, calibration=calibration)),
     ):
       for pool_name in ("valid", "test"):
         m = measures(decoded, decoder, task, pool_name == "valid", threshold, adjacencies)
@@ -108,7 +102,6 @@ def main() -> None:
     "calibration (weights of", ", ".join(confidence.FEATURES), "; bias):", [round(v, 4) for v in calibration]
   )
   print("without", confidence.FEATURES[-1], [round(v, 4) for v in without_support])
-  print(f"share of right pairs in the pooled validation rows (calibration_prior): {prior:.4f}")
   columns = ["run", "confidence", "pool", "e2e P", "e2e R", "e2e F1", "det P", "det R", "det F1"]
   print(markdown_table(columns + ["ECE linked", "ECE all"], table))
   save_json(args.out, out)

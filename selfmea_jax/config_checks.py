@@ -67,7 +67,6 @@ RANGES = {  # key -> (lowest allowed, highest allowed or None, description)
   "decoding.consistency_weight": (0.0, None, ">= 0"),
   "decoding.consistency_rounds": (0, None, ">= 0"),
   "decoding.match_threshold": (0.0, 1.0, "in [0, 1]"),
-  "decoding.calibration_prior": (0.0, 1.0 - 1e-9, "in [0, 1) (0: off)"),
   "data.valid_fraction": (0.0, 1.0, "in [0, 1]"),
   "align.literal_dim": (1, None, ">= 1"),
   "align.self_training_rounds": (0, None, ">= 0"),

@@ -237,41 +237,6 @@ def test_the_calibration_fit_recovers_a_known_logistic_model():
   np.testing.assert_allclose(confidence.fit(features, correct, l2=0.0), truth, atol=0.08)
 
 
-def test_the_prior_move_keeps_a_matching_pool_and_recovers_a_shifted_one():
-  rng = np.random.default_rng(0)
-  # a score x ~ N(+1, 1) for right pairs, N(-1, 1) for wrong ones: at a share of 1/2 right,
-  # the exact posterior is sigmoid(2 x)
-  def pool(share, size=40000):
-    right = rng.random(size) < share
-    return 1 / (1 + np.exp(-2 * rng.normal(np.where(right, 1.0, -1.0), 1.0))), right
-
-  probability, right = pool(0.5)
-  np.testing.assert_allclose(
-    confidence.prior_adjusted(probability, float(np.mean(probability))), probability, rtol=1e-6
-  )
-  # a pool with 90% right pairs: the posterior at share 1/2 is under-confident; the move finds
-  # the share without labels and takes the calibration error down
-  probability, right = pool(0.9)
-  moved = confidence.prior_adjusted(probability, 0.5)
-  assert abs(np.mean(moved) - 0.9) < 0.01
-  exact = 1 / (1 + np.exp(-(np.log(probability / (1 - probability)) + np.log(9.0))))
-  np.testing.assert_allclose(moved, exact, atol=0.02)
-  ece = metrics.expected_calibration_error
-  assert ece(moved, right) < ece(probability, right) / 5
-
-
-def test_the_decisions_move_to_the_runs_own_prior_and_the_stage_signal_does_not():
-  graph = _full_graph(np.array([[0.9, 0.1], [0.2, 0.8]]))
-  base = decoding.Decoder(scoring="cosine", sinkhorn_temperature=0.1, calibration=(0.0, 10.0, 0.0, -7.0))
-  decoded = decoding.decode_graph(graph, base)
-  calibrated = confidence.confidences(decoded, base, _no_edges(2, 2))  # sigmoid(1), sigmoid(-1): mean 1/2
-  moved = dataclasses.replace(base, calibration_prior=0.25)
-  probability, _ = confidence.decisions(decoded, moved, 0.5, _no_edges(2, 2))
-  np.testing.assert_allclose(probability, confidence.prior_adjusted(calibrated, 0.25))
-  assert np.all(probability > calibrated)  # fitted where a quarter was right; here more are
-  np.testing.assert_allclose(confidence.confidences(decoded, moved, _no_edges(2, 2)), calibrated)
-
-
 def test_the_sinkhorn_kernel_runs_from_the_cosine_to_half_the_csls_score():
   graph = _full_graph(np.array([[0.9, 0.1, 0.3], [0.2, 0.8, 0.4]]))
   for weight in (0.0, 0.5, 1.0):

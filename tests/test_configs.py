@@ -147,7 +147,6 @@ def test_aligner_configs_name_their_pipeline_and_use_original_names_unless_asked
     ("data.modalities", ("audio",), "unknown .'audio'."),
     ("decoding.calibration", (1.0, 2.0), r"\(\), 4 or 5 finite numbers"),
     ("decoding.calibration", (1.0, 2.0, float("nan"), 0.0), r"\(\), 4 or 5 finite numbers"),
-    ("decoding.calibration_prior", 1.0, r"in \[0, 1\) \(0: off\)"),
   ],
 )
 def test_bad_config_values_are_one_line_errors(key, value, message):

@@ -137,17 +137,11 @@ def _stage(report: dict, name: str, results: dict, seconds: float) -> None:
   )
 
 
-# keys that never change what a round trains: what decides (the confidence's calibration and
-# its prior, the match threshold) and where features and weights are kept (their files are the same)
+# keys that never change what a round trains: what decides (the confidence's calibration,
+# the match threshold) and where features and weights are kept (their files are the same)
 NOT_TRAINED_KEYS = tuple(
   f"config.{k}"
-  for k in (
-    "decoding.calibration",
-    "decoding.calibration_prior",
-    "decoding.match_threshold",
-    "data.cache_dir",
-    "data.weights_dir",
-  )
+  for k in ("decoding.calibration", "decoding.match_threshold", "data.cache_dir", "data.weights_dir")
 )
 
 

@@ -15,11 +15,6 @@ calibration (w_probability, w_row, w_column[, w_support], bias) maps them throug
 function (a calibration without w_support is the three-feature form); its values are fitted
 once on one pair's validation pool (experiments/fit_confidence.py) and then fixed in the
 config. Without one, the confidence is the decoder probability itself.
-
-A calibration is right for pools where the same share of decoded pairs is right as where it was
-fitted (decoding.calibration_prior). Another pair (a harder language, a complete pair against
-a fit that pooled dangling sources) has another share; the decisions move the calibrated
-probabilities to the run's own share, estimated without labels by EM (prior_adjusted).
 """
 
 from __future__ import annotations
@@ -87,19 +82,16 @@ def pair_features(decoded: Decoded, decoder: Decoder, adjacencies) -> tuple[np.n
   return features, rows
 
 
-def confidences(decoded: Decoded, decoder: Decoder, adjacencies, own_prior: bool = False) -> np.ndarray:
+def confidences(decoded: Decoded, decoder: Decoder, adjacencies) -> np.ndarray:
   """[num_rows] the probability that each row's decoded partner is its counterpart: the
   decoder.calibration of the pair's features, or the decoder probability without one; 0 for
-  an unmatched row. own_prior (with decoder.calibration_prior): moved to this run's own share
-  of right pairs (prior_adjusted)."""
+  an unmatched row."""
   out = np.zeros(decoded.graph.num_rows, np.float64)
   features, rows = pair_features(decoded, decoder, adjacencies)
   if decoder.calibration:
     out[rows] = calibrated(features, decoder.calibration)
   else:
     out[rows] = 1.0 / (1.0 + np.exp(-features[:, 0]))
-  if own_prior and decoder.calibration_prior and len(rows):
-    out[rows] = prior_adjusted(out[rows], decoder.calibration_prior)
   return np.clip(out, 0.0, 1.0)
 
 
@@ -107,33 +99,9 @@ def decisions(
   decoded: Decoded, decoder: Decoder, threshold: float, adjacencies
 ) -> tuple[np.ndarray, np.ndarray]:
   """(confidence [num_rows], match [num_rows] bool): `match` where a partner was decoded and
-  its confidence (at the run's own prior, confidences) is at least threshold, else
-  `no_match`."""
-  probability = confidences(decoded, decoder, adjacencies, own_prior=True)
+  its confidence is at least threshold, else `no_match`."""
+  probability = confidences(decoded, decoder, adjacencies)
   return probability, (decoded.assignment >= 0) & (probability >= threshold)
-
-
-def prior_adjusted(
-  probability: np.ndarray, fitted_prior: float, iterations: int = 1000, tolerance: float = 1e-7
-) -> np.ndarray:
-  """[m] probabilities [m], calibrated on pools where a share fitted_prior of the pairs was
-  right, moved to this pool's own share pi: logit p' = logit p + logit pi - logit fitted_prior,
-  with pi = mean(p') found by EM (Saerens, Latinne and Decaestecker, Neural Computation 2002).
-  No labels: pi is estimated from the probabilities themselves; it is fitted_prior when their
-  mean already is."""
-  p = np.clip(np.asarray(probability, np.float64), _CLIP, 1 - _CLIP)
-  logits, fitted = np.log(p / (1 - p)), _logit(fitted_prior)
-  share = float(fitted_prior)
-  for _ in range(iterations):
-    adjusted = 1.0 / (1.0 + np.exp(-(logits + _logit(share) - fitted)))
-    previous, share = share, float(np.clip(np.mean(adjusted), _CLIP, 1 - _CLIP))
-    if abs(share - previous) < tolerance:
-      break
-  return 1.0 / (1.0 + np.exp(-(logits + _logit(share) - fitted)))
-
-
-def _logit(p: float) -> float:
-  return float(np.log(p / (1 - p)))
 
 
 def calibrated(features: np.ndarray, calibration) -> np.ndarray:

@@ -39,9 +39,6 @@ class Decoder:
   sinkhorn_iterations: int = 100
   sinkhorn_csls_weight: float = 0.0  # sinkhorn_kernel: share of the CSLS hub correction
   calibration: tuple[float, ...] = ()  # matching/confidence.py: () = the decoder probability
-  # the share of right pairs where the calibration was fitted; 0 = none: the decisions keep the
-  # calibrated probabilities, else they move them to the run's own share (confidence.prior_adjusted)
-  calibration_prior: float = 0.0
 
   @classmethod
   def from_config(cls, decoding: ml_collections.ConfigDict) -> Decoder:
