@@ -273,3 +273,41 @@ def test_hidden_states_are_cached_with_the_names_and_read_back_unchanged(tmp_pat
   monkeypatch.undo()
   again = names.cached_layer_inputs(task, str(tmp_path / "cache"), encoder, "tiny", "uri", 1)
   assert again[0].flat()[1][0] > lengths[0]
+
+
+def test_a_view_to_be_fine_tuned_is_encoded_through_the_cached_states_below_the_tuned_layers(
+  tmp_path, monkeypatch
+):
+  """name_features(tuned_layers=1) gives the plain encoding's vectors (local and source-file
+  order), and leaves the states below the tuned layer cached where the fine-tuning reads them:
+  the frozen layers run once per name for the view and the fine-tuning."""
+  import dataclasses
+
+  from selfmea_jax.data.synthetic import SyntheticSpec, make_synthetic_pair
+  from selfmea_jax.features import names
+  from tests.test_features import tiny_bert_dir
+
+  bert = tiny_bert_dir(str(tmp_path / "bert"))
+  task = make_synthetic_pair(SyntheticSpec(num_entities=40), seed=0).task
+  shuffled = np.random.default_rng(0).permutation(task.kg1.num_entities)  # file order != local order
+  task = dataclasses.replace(task, kg1=dataclasses.replace(task.kg1, source_rows=shuffled))
+  kwargs = {"model_path": bert}
+  plain = names.name_features(task, str(tmp_path / "plain"), "labse", encoder_kwargs=kwargs)
+  staged = names.name_features(task, str(tmp_path / "staged"), "labse", encoder_kwargs=kwargs, tuned_layers=1)
+  for a, b in zip(plain, staged):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+  plain_files, staged_files = (
+    names.name_features(task, str(tmp_path / d), "labse", local_order=False) for d in ("plain", "staged")
+  )
+  for a, b in zip(plain_files, staged_files):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+  encoder = bert_encoder.labse_encoder(bert, batch_size=16)
+
+  def refused(names_, first_layer=0):
+    assert first_layer == 0, "the states below the tuned layer were computed again"
+    return bert_encoder.BertEncoder.inputs(encoder, names_, first_layer)
+
+  monkeypatch.setattr(encoder, "inputs", refused)
+  read_back = names.cached_layer_inputs(task, str(tmp_path / "staged"), encoder, "labse", "uri", 1)
+  np.testing.assert_allclose(encoder.encode(read_back[0]), staged[0], atol=1e-5)

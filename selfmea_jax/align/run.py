@@ -124,7 +124,16 @@ def _view(config: ml_collections.ConfigDict, dataset: Dataset, spec: views.ViewS
     config.align.literal_dim,
     dataset.given_names,
     name_encoder_kwargs(config, spec.encoder),
+    _tuned_layers(config, spec),
   )
+
+
+def _tuned_layers(config: ml_collections.ConfigDict, spec: views.ViewSpec) -> int:
+  """The e5 layers that each round fine-tunes on this view's names (0: none), so that the
+  view is encoded through the frozen layers' cached states (align/finetuned_view.py)."""
+  tuning = config.align.finetune
+  tuned = tuning.enabled and spec.encoder == "e5jax" and spec.source == tuning.source
+  return tuning.train_layers if tuned else 0
 
 
 def _stage(report: dict, name: str, results: dict, seconds: float) -> None:

@@ -71,8 +71,11 @@ def view_matrices(
   literal_dim: int = 1024,
   given=None,
   encoder_kwargs: dict | None = None,
+  tuned_layers: int = 0,
 ):
-  """One view of both KGs: ([n1, d], [n2, d]) float32 unit rows in local-index order."""
+  """One view of both KGs: ([n1, d], [n2, d]) float32 unit rows in local-index order.
+  tuned_layers: the top encoder layers that a fine-tuning on these names trains later
+  (features/names.name_features)."""
   if spec.encoder == "given":
     if given is None:
       raise InputError("view 'given' needs a dataset that comes with name vectors (synthetic)")
@@ -86,5 +89,11 @@ def view_matrices(
     names1, names2 = kg_names(task.kg1, spec.source), kg_names(task.kg2, spec.source)
     return literal.literal_features(names1, names2, literal_dim, seed=seed)
   return name_features(
-    task, cache_dir, spec.encoder, spec.source, encoder_kwargs=encoder_kwargs, local_order=True
+    task,
+    cache_dir,
+    spec.encoder,
+    spec.source,
+    encoder_kwargs=encoder_kwargs,
+    local_order=True,
+    tuned_layers=tuned_layers,
   )

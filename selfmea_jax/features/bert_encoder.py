@@ -286,6 +286,12 @@ def _jitted(function: Callable, module, **static) -> Callable:
   return _JITTED[key][1]
 
 
+def first_trained_layer(num_layers: int, train_layers: int) -> int:
+  """The lowest layer that trains when the top train_layers do: 0 when every layer does
+  (train_layers 0 or >= num_layers)."""
+  return num_layers - train_layers if 0 < train_layers < num_layers else 0
+
+
 def _dtype(compute_dtype: str) -> str:
   return compute_dtype or ("float32" if jax.default_backend() == "cpu" else "bfloat16")
 

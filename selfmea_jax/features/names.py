@@ -88,6 +88,7 @@ def name_features(
   encoder_kwargs: dict | None = None,
   local_order: bool = True,
   dtype: str = "float32",
+  tuned_layers: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
   """Unit-norm name embeddings of both KGs, computed once and cached on disk.
 
@@ -95,6 +96,9 @@ def name_features(
   returns the memory-mapped caches in source-file order (index them with kg.source_rows),
   stored as `dtype` (float16 halves disk and page cache; readers up-cast to float32). A
   float16 cache is converted from an existing float32 one instead of re-encoding.
+  tuned_layers > 0 (a BERT encoder whose top layers a fine-tuning trains later): the hidden
+  states below those layers are computed first and cached (kg_layer_inputs), and the vectors
+  are encoded from them, so that the frozen layers run once per name for both.
   """
   if dtype not in FEATURE_DTYPES:
     raise InputError(f"unknown feature dtype {dtype!r}; choose one of {FEATURE_DTYPES}")
@@ -114,9 +118,15 @@ def name_features(
       features = cache.load_features(stem, expected)
       if features is None:
         make = make or text_encoders.make_encoder(encoder, **(encoder_kwargs or {}))
-        features = text_encoders.encode_in_batches(
-          make, names, batch_size, desc=f"{encoder} names KG{kg_number}"
-        )
+        below = _first_tuned_layer(make, tuned_layers)
+        if below:
+          inputs = kg_layer_inputs(task.name, kg, kg_number, cache_dir, make, encoder, stored_as, below)
+          features = np.empty((len(names), make.module.config.hidden_size), np.float32)
+          features[kg.source_rows] = text_encoders.l2_normalise(make.encode(inputs))
+        else:
+          features = text_encoders.encode_in_batches(
+            make, names, batch_size, desc=f"{encoder} names KG{kg_number}"
+          )
         if narrow is None:
           cache.save_features(stem, features, expected)
       if narrow is not None:
@@ -124,6 +134,13 @@ def name_features(
         features = cache.load_features(narrow, expected)
     out.append(np.asarray(features[kg.source_rows], np.float32) if local_order else features)
   return out[0], out[1]
+
+
+def _first_tuned_layer(encoder, tuned_layers: int) -> int:
+  """The first layer a fine-tuning of the top tuned_layers trains (0: none, or not a BERT)."""
+  if tuned_layers <= 0 or not isinstance(encoder, bert_encoder.BertEncoder):
+    return 0
+  return bert_encoder.first_trained_layer(encoder.module.config.num_hidden_layers, tuned_layers)
 
 
 def cached_layer_inputs(
@@ -134,28 +151,40 @@ def cached_layer_inputs(
   source: str,
   first_layer: int,
 ) -> list[bert_encoder.LayerInputs]:
-  """Both KGs' names (local order) as encoder.inputs(names, first_layer)
+  """Both KGs' kg_layer_inputs."""
+  return [
+    kg_layer_inputs(task.name, kg, kg_number, cache_dir, encoder, encoder_name, source, first_layer)
+    for kg_number, kg in ((1, task.kg1), (2, task.kg2))
+  ]
+
+
+def kg_layer_inputs(
+  dataset: str,
+  kg: KnowledgeGraph,
+  kg_number: int,
+  cache_dir: str,
+  encoder: bert_encoder.BertEncoder,
+  encoder_name: str,
+  source: str,
+  first_layer: int,
+) -> bert_encoder.LayerInputs:
+  """One KG's names (local order) as encoder.inputs(names, first_layer)
   (bert_encoder.LayerInputs): with first_layer > 0 the hidden states below it, computed once
-  per KG and cached (float32, real positions only) beside the name vectors, so that a later
+  and cached (float32, real positions only) beside the name vectors, so that a later
   fine-tuning of the layers above starts from them."""
-  out = []
-  for kg_number, kg in ((1, task.kg1), (2, task.kg2)):
-    names = capped(kg_names(kg, source), f"KG{kg_number} names")
-    if first_layer == 0:  # token ids: nothing to compute
-      out.append(encoder.inputs(names))
-      continue
-    expected = {"encoder": encoder_name, "source": source, "names_sha256": cache.names_digest(names)}
-    expected["first_layer"] = first_layer
-    kind = f"layers-below-{first_layer}-{encoder_name}-{source}"
-    stem = cache.cache_stem(cache_dir, task.name, kind, kg_number)
-    states, lengths = cache.load_features(stem, expected), cache.load_features(stem + "-lengths", expected)
-    if states is None or lengths is None or len(lengths) != len(names) or int(lengths.sum()) != len(states):
-      inputs = encoder.inputs(names, first_layer)
-      states, lengths = inputs.flat()
-      cache.save_features(stem, states, expected)
-      cache.save_features(stem + "-lengths", lengths, expected)
-    else:
-      flat, lengths = np.asarray(states), np.asarray(lengths)
-      inputs = bert_encoder.LayerInputs.from_flat(first_layer, flat, lengths, encoder.batch_size)
-    out.append(inputs)
-  return out
+  names = capped(kg_names(kg, source), f"KG{kg_number} names")
+  if first_layer == 0:  # token ids: nothing to compute
+    return encoder.inputs(names)
+  expected = {"encoder": encoder_name, "source": source, "names_sha256": cache.names_digest(names)}
+  expected["first_layer"] = first_layer
+  kind = f"layers-below-{first_layer}-{encoder_name}-{source}"
+  stem = cache.cache_stem(cache_dir, dataset, kind, kg_number)
+  states, lengths = cache.load_features(stem, expected), cache.load_features(stem + "-lengths", expected)
+  if states is None or lengths is None or len(lengths) != len(names) or int(lengths.sum()) != len(states):
+    inputs = encoder.inputs(names, first_layer)
+    states, lengths = inputs.flat()
+    cache.save_features(stem, states, expected)
+    cache.save_features(stem + "-lengths", lengths, expected)
+    return inputs
+  flat, lengths = np.asarray(states), np.asarray(lengths)
+  return bert_encoder.LayerInputs.from_flat(first_layer, flat, lengths, encoder.batch_size)

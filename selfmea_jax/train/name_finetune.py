@@ -58,20 +58,15 @@ def planned_steps(settings: Settings, num_pairs: int) -> int:
 def frozen_prefixes(num_layers: int, train_layers: int) -> tuple[str, ...]:
   """The parameter paths that stay fixed: the word embeddings, and with train_layers = k > 0
   every embedding and the bottom num_layers - k encoder layers."""
-  first = first_trained_layer(num_layers, train_layers)
+  first = bert_encoder.first_trained_layer(num_layers, train_layers)
   if first == 0:
     return FROZEN
   return ("embeddings/",) + tuple(f"encoder/layer/{i}/" for i in range(first))
 
 
-def first_trained_layer(num_layers: int, train_layers: int) -> int:
-  """The lowest layer that trains: 0 when every layer does (train_layers 0 or >= num_layers)."""
-  return num_layers - train_layers if 0 < train_layers < num_layers else 0
-
-
 def trained_from(encoder: bert_encoder.BertEncoder, settings: Settings) -> int:
-  """The encoder's lowest layer that trains under these settings (first_trained_layer)."""
-  return first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
+  """The encoder's lowest layer that trains under these settings (bert_encoder.first_trained_layer)."""
+  return bert_encoder.first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
 
 
 def layer_inputs(
