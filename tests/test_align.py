@@ -43,6 +43,10 @@ def test_fused_dot_product_is_the_weighted_sum_of_cosines():
   px, py = propagation.propagate(x, edges, 1), propagation.propagate(y, edges, 1)
   expected = sum(w[0] * a[h] * px[h] @ px[h].T + w[1] * a[h] * py[h] @ py[h].T for h in range(2))
   np.testing.assert_allclose(fused @ fused.T, expected, atol=1e-5)
+  blocks = [np.sqrt(w[v] * a[h], dtype=np.float32) * p[h] for v, p in enumerate((px, py)) for h in range(2)]
+  np.testing.assert_array_equal(fused, np.concatenate(blocks, axis=1))  # view-major, hop-minor blocks
+  hop0_of_y = fusion.fuse([x, y], edges, np.array([0.0, 1.0]), np.array([1.0, 0.0]))  # zero weights: left out
+  np.testing.assert_array_equal(hop0_of_y, py[0])
   with pytest.raises(InputError, match="weights"):
     fusion.normalised_weights([1.0, -1.0], 2, "align.view_weights")
 
