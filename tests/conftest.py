@@ -23,6 +23,15 @@ requires_dbp15k = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_programs_kept(tmp_path_factory):
+  """One persistent compilation cache per test process (selfmea_jax/compile_cache.py): the
+  programs that many tests build again (the trainer's step, the e5 length buckets, the
+  decoders on tiny KGs) compile once per process instead of once per test."""
+  jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla")))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+
+
 def make_small_config():
   """A fast synthetic config (a few seconds of training), on one device."""
   from configs import synthetic  # pylint: disable=import-outside-toplevel
