@@ -272,6 +272,10 @@ class BertEncoder:
   def __call__(self, names: Sequence[str]) -> np.ndarray:
     return self.encode(self.inputs(names))
 
+  def first_trained_layer(self, train_layers: int) -> int:
+    """This encoder's lowest layer that trains when its top train_layers do (0: all do)."""
+    return first_trained_layer(self.module.config.num_hidden_layers, train_layers)
+
 
 _JITTED: dict[tuple, tuple[object, Callable]] = {}
 

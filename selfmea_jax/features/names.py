@@ -118,7 +118,8 @@ def name_features(
       features = cache.load_features(stem, expected)
       if features is None:
         make = make or text_encoders.make_encoder(encoder, **(encoder_kwargs or {}))
-        below = _first_tuned_layer(make, tuned_layers)
+        bert = isinstance(make, bert_encoder.BertEncoder)
+        below = make.first_trained_layer(tuned_layers) if bert else 0  # 0: not tuned
         if below:
           inputs = kg_layer_inputs(task.name, kg, kg_number, cache_dir, make, encoder, stored_as, below)
           features = np.empty((len(names), make.module.config.hidden_size), np.float32)
@@ -134,13 +135,6 @@ def name_features(
         features = cache.load_features(narrow, expected)
     out.append(np.asarray(features[kg.source_rows], np.float32) if local_order else features)
   return out[0], out[1]
-
-
-def _first_tuned_layer(encoder, tuned_layers: int) -> int:
-  """The first layer a fine-tuning of the top tuned_layers trains (0: none, or not a BERT)."""
-  if tuned_layers <= 0 or not isinstance(encoder, bert_encoder.BertEncoder):
-    return 0
-  return bert_encoder.first_trained_layer(encoder.module.config.num_hidden_layers, tuned_layers)
 
 
 def cached_layer_inputs(

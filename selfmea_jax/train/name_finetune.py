@@ -65,8 +65,8 @@ def frozen_prefixes(num_layers: int, train_layers: int) -> tuple[str, ...]:
 
 
 def trained_from(encoder: bert_encoder.BertEncoder, settings: Settings) -> int:
-  """The encoder's lowest layer that trains under these settings (bert_encoder.first_trained_layer)."""
-  return bert_encoder.first_trained_layer(encoder.module.config.num_hidden_layers, settings.train_layers)
+  """The encoder's lowest layer that trains under these settings."""
+  return encoder.first_trained_layer(settings.train_layers)
 
 
 def layer_inputs(
